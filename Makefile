@@ -1,0 +1,52 @@
+# make lab   - build .venv on first use, then open the notebooks in JupyterLab (127.0.0.1, token)
+# make test  - build .venv on first use, then ruff, the unit tests and every notebook (nbmake)
+# make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
+# make images - regenerate the pictures in images/
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+TORCH := torch==2.13.0
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
+.PHONY: lab test unit notebooks lint bench images clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	@command -v dot >/dev/null 2>&1 || echo "hint: Graphviz 'dot' not found, so graphs show as tables. Install it: sudo apt-get install graphviz | brew install graphviz | conda install -c conda-forge graphviz"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+		--IdentityProvider.token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))') $(ROOT_FLAG)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fusion_edu tests benchmarks
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest tests fusion_edu
+
+notebooks: $(STAMP)
+ifneq ($(NOTEBOOKS),)
+	$(VENV)/bin/pytest -p no:doctest --nbmake --nbmake-timeout=300 $(NOTEBOOKS)
+else
+	@echo "no notebooks yet"
+endif
+
+test: lint unit notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+images: $(STAMP)
+	$(PY) -m fusion_edu.images
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,12 @@
+"""fusion_edu: learn, trace and remix the feature-fusion and attention blocks of vision papers.
+
+Importing this package needs only torch; the widgets, graphs and plots import ipywidgets,
+graphviz and matplotlib when they are first used.
+"""
+
+from .blocks import BLOCKS
+from .errors import ShapeError
+from .trace import Trace, meta_trace, note, trace
+
+__version__ = "0.1.0"
+__all__ = ["BLOCKS", "ShapeError", "Trace", "meta_trace", "note", "trace", "__version__"]

@@ -1,0 +1,113 @@
+"""MFE: multi-scale feature extraction (多尺度空间特征提取).
+
+Paper: Xie et al., "SHISRCNet: Super-resolution And Classification Network For Low-resolution
+Breast Cancer Histopathology Image", arXiv 2306.14119 (2023).
+Source: the note's MFEblock (official SHISRCNet ``SRResNet_class.py`` text). State-dict names kept:
+layer1..layer4, project, SE1..SE4.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import Tensor, nn
+
+from ..errors import require_int, require_tensors, shape_error, type_error, value_error
+from ..trace import note
+from ._common import ASPPConv, OneConv, check_batchnorm_batch, check_weighting, select_scales
+
+
+class MFEBlock(nn.Module):
+    """Four cascaded 3x3 branches with growing dilation, fused by per-channel scale weights.
+
+    Branch i sees the input plus the previous branch (``y1 = layer2(y0 + x)`` ...), so the
+    receptive fields grow 3, 7, 15, 31 pixels with rates (2, 4, 8). The four branch maps are
+    fused as in `MSFBlock`, then ``project(fused + x)`` adds a residual.
+
+    Shape:
+        x: (B, C, H, W), C = in_channels
+        out: (B, C, H, W)
+
+    Args:
+        in_channels: Channels C.
+        atrous_rates: Three dilation rates for branches 2-4, e.g. ``[2, 4, 8]``.
+        weighting: ``"sigmoid_softmax"`` (the note, default) or ``"softmax"``.
+
+    Differences from source: no debug prints; ``weighting`` switch added (default unchanged).
+
+    Example:
+        >>> import torch
+        >>> MFEBlock(in_channels=8, atrous_rates=[2, 4, 8])(torch.rand(1, 8, 16, 16)).shape
+        torch.Size([1, 8, 16, 16])
+    """
+
+    def __init__(self, in_channels: int, atrous_rates: Sequence[int], *, weighting: str = "sigmoid_softmax"):
+        super().__init__()
+        require_int("MFEBlock", "in_channels", in_channels, hint="Pass the channel count C of the input.")
+        rate1, rate2, rate3 = _check_rates(atrous_rates)
+        self.weighting = check_weighting("MFEBlock", weighting)
+        out_channels = in_channels
+        self.layer1 = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, dilation=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+        )
+        self.layer2 = ASPPConv(in_channels, out_channels, rate1)
+        self.layer3 = ASPPConv(in_channels, out_channels, rate2)
+        self.layer4 = ASPPConv(in_channels, out_channels, rate3)
+        self.project = nn.Sequential(
+            nn.Conv2d(out_channels, out_channels, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+        )
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.softmax = nn.Softmax(dim=2)
+        self.Sigmoid = nn.Sigmoid()
+        self.SE1 = OneConv(in_channels, in_channels, 1, 0, 1)
+        self.SE2 = OneConv(in_channels, in_channels, 1, 0, 1)
+        self.SE3 = OneConv(in_channels, in_channels, 1, 0, 1)
+        self.SE4 = OneConv(in_channels, in_channels, 1, 0, 1)
+        self.in_channels = in_channels
+        self.atrous_rates = (rate1, rate2, rate3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        require_tensors("MFEBlock", ("x",), (x,), ndim=4)
+        B, C, H, W = x.shape
+        if C != self.in_channels:
+            raise shape_error("MFEBlock", f"x must have in_channels={self.in_channels} channels",
+                              {"x.shape": (B, C, H, W)},
+                              f"Build MFEBlock(in_channels={C}, ...) or project x with a 1x1 conv.")
+        check_batchnorm_batch("MFEBlock", self, B, H, W)
+        note(x, "B C H W", zh="输入特征图", en="input feature map")
+        y0 = self.layer1(x)
+        note(y0, "B C H W", key="y0", zh="分支 1：普通 3×3 卷积 + BN + ReLU，感受野 3",
+             en="branch 1: plain 3x3 conv + BN + ReLU, receptive field 3")
+        y1 = self.layer2(y0 + x)
+        note(y1, "B C H W", key="y1", zh="分支 2：对 y0 + x 做空洞卷积（rate = atrous_rates[0]），感受野变大",
+             en="branch 2: dilated conv (rate atrous_rates[0]) on y0 + x, a wider receptive field")
+        y2 = self.layer3(y1 + x)
+        note(y2, "B C H W", key="y2", zh="分支 3：对 y1 + x 做空洞卷积（rate = atrous_rates[1]）",
+             en="branch 3: dilated conv (rate atrous_rates[1]) on y1 + x")
+        y3 = self.layer4(y2 + x)
+        note(y3, "B C H W", key="y3", zh="分支 4：对 y2 + x 做空洞卷积（rate = atrous_rates[2]），感受野最大",
+             en="branch 4: dilated conv (rate atrous_rates[2]) on y2 + x, the widest receptive field")
+        fused = select_scales(self, (y0, y1, y2, y3))
+        out = self.project(fused + x)
+        note(out, "B C H W", zh="残差：加上输入 x，再经 project（1×1 卷积 + BN + ReLU）",
+             en="residual: add the input x, then project (1x1 conv + BN + ReLU)")
+        return out
+
+
+def _check_rates(atrous_rates: Sequence[int]) -> tuple[int, int, int]:
+    if isinstance(atrous_rates, (str, bytes)) or not hasattr(atrous_rates, "__len__"):
+        raise type_error("MFEBlock", "atrous_rates must be a list of 3 ints", {"atrous_rates": atrous_rates},
+                         "Example: MFEBlock(64, atrous_rates=[2, 4, 8]).")
+    if len(atrous_rates) != 3:
+        raise value_error("MFEBlock", "atrous_rates must hold exactly 3 dilation rates",
+                          {"atrous_rates": list(atrous_rates)}, "Example: atrous_rates=[2, 4, 8].")
+    for rate in atrous_rates:
+        require_int("MFEBlock", "atrous_rates[i]", rate, hint="Every rate must be a positive int, e.g. [2, 4, 8].")
+    return tuple(int(r) for r in atrous_rates)
+
+
+MFEblock = MFEBlock  # source name

@@ -1,0 +1,166 @@
+"""MSAA: Multi-Scale Attention Aggregation (多尺度注意力聚合).
+
+Paper: Liu et al., "CM-UNet: Hybrid CNN-Mamba UNet for Remote Sensing Image Semantic
+Segmentation", arXiv 2405.10530 (2024). The note has only a picture; this follows the official
+module (XiaoBuL/CM-UNet ``mamba_sys.py``). State-dict names kept: ``fusion_conv.*``, including the
+unused ``down_2`` so official checkpoints load with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import require_int, require_tensors, shape_error, value_error
+from ..trace import note
+
+
+class ChannelAttentionModule(nn.Module):
+    """CBAM-style channel gate: sigmoid(MLP(avg-pool) + MLP(max-pool)), one weight per channel.
+
+    Shape:
+        x: (B, D, H, W)
+        out: (B, D, 1, 1), values in (0, 1)
+    """
+
+    def __init__(self, in_channels: int, reduction: int = 4):
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.max_pool = nn.AdaptiveMaxPool2d(1)
+        self.fc = nn.Sequential(
+            nn.Conv2d(in_channels, in_channels // reduction, 1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels // reduction, in_channels, 1, bias=False),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.fc(self.avg_pool(x)) + self.fc(self.max_pool(x)))
+
+
+class SpatialAttentionModule(nn.Module):
+    """Spatial gate: per-pixel channel mean and max, a 7x7 conv, sigmoid.
+
+    Shape:
+        x: (B, D, H, W)
+        out: (B, 1, H, W), values in (0, 1)
+    """
+
+    def __init__(self, kernel_size: int = 7):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.conv1(pooled))
+
+
+class FusionConv(nn.Module):
+    """The body of MSAA: reduce to D channels, gate by channel and by space, add, project.
+
+    Shape:
+        x1, x2, x4: (B, C_i, H, W) with C_1 + C_2 + C_3 = in_channels
+        out: (B, out_channels, H, W)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, factor: float = 4.0):
+        super().__init__()
+        dim = int(out_channels // factor)
+        self.down = nn.Conv2d(in_channels, dim, kernel_size=1, stride=1)
+        self.conv_3x3 = nn.Conv2d(dim, dim, kernel_size=3, stride=1, padding=1)
+        self.conv_5x5 = nn.Conv2d(dim, dim, kernel_size=5, stride=1, padding=2)
+        self.conv_7x7 = nn.Conv2d(dim, dim, kernel_size=7, stride=1, padding=3)
+        self.spatial_attention = SpatialAttentionModule()
+        self.channel_attention = ChannelAttentionModule(dim)
+        self.up = nn.Conv2d(dim, out_channels, kernel_size=1, stride=1)
+        self.down_2 = nn.Conv2d(in_channels, dim, kernel_size=1, stride=1)  # unused upstream; kept for the keys
+
+    def forward(self, x1: Tensor, x2: Tensor, x4: Tensor) -> Tensor:
+        x = torch.cat([x1, x2, x4], dim=1)
+        note(x, "B Cin H W", zh="三个尺度的特征按通道拼接", en="concatenate the three scales on channels")
+        x = self.down(x)
+        note(x, "B D H W", zh="1×1 卷积 down 降到 D = out_channels/4 个通道",
+             en="1x1 conv down reduces to D = out_channels/4 channels")
+        channel_gate = self.channel_attention(x)
+        note(channel_gate, "B D 1 1", key="channel_gate",
+             zh="通道门 Ca：平均池化和最大池化共用一个 MLP，相加后 sigmoid",
+             en="channel gate Ca: avg- and max-pool through one shared MLP, summed, sigmoid")
+        x_fused_c = x * channel_gate
+        note(x_fused_c, "B D H W", zh="Fc = F ⊙ Ca：按通道加权", en="Fc = F * Ca: reweight the channels")
+        r3 = self.conv_3x3(x)
+        note(r3, "B D H W", key="r3", zh="3×3 卷积分支（多尺度空间路径，输入是 F 而不是 Fc）",
+             en="3x3 conv branch (multi-scale spatial path, reads F, not Fc)")
+        r5 = self.conv_5x5(x)
+        note(r5, "B D H W", key="r5", zh="5×5 卷积分支", en="5x5 conv branch")
+        r7 = self.conv_7x7(x)
+        note(r7, "B D H W", key="r7", zh="7×7 卷积分支", en="7x7 conv branch")
+        x_out = r3 + r5 + r7
+        note(x_out, "B D H W", zh="三个感受野的响应相加得到 S", en="sum of the three responses: S")
+        spatial_gate = self.spatial_attention(x_out)
+        note(spatial_gate, "B 1 H W", key="spatial_gate",
+             zh="空间门 Sa：S 的逐像素通道均值和最大值 → 7×7 卷积 → sigmoid",
+             en="spatial gate Sa: per-pixel channel mean and max of S, 7x7 conv, sigmoid")
+        x_fused_s = x_out * spatial_gate
+        note(x_fused_s, "B D H W", zh="Fs = S ⊙ Sa：按位置加权", en="Fs = S * Sa: reweight the positions")
+        out = self.up(x_fused_s + x_fused_c)
+        note(out, "B Cout H W", zh="两路相加后 1×1 卷积 up 到 out_channels（没有残差）",
+             en="add both paths, 1x1 conv up to out_channels (no residual)")
+        return out
+
+
+class MSAA(nn.Module):
+    """Fuse three same-size feature maps with a channel gate and a multi-scale spatial gate.
+
+    Shape:
+        x1, x2, x4: (B, C_i, H, W), same B, H, W; C_1 + C_2 + C_3 = in_channels
+        out: (B, out_channels, H, W)
+
+    Args:
+        in_channels: Sum of the three inputs' channels (CM-UNet: 16 + 32 + 64 = 112).
+        out_channels: Output channels; the inner width is D = out_channels // 4, and the channel
+            MLP's hidden width D // 4 must be >= 1, so out_channels >= 16.
+
+    Differences from source: validation added; ``last`` is accepted and ignored, as upstream.
+
+    Example:
+        >>> import torch
+        >>> xs = [torch.randn(1, c, 28, 28) for c in (16, 32, 64)]
+        >>> MSAA(112, 64)(*xs).shape
+        torch.Size([1, 64, 28, 28])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        require_int("MSAA", "in_channels", in_channels)
+        require_int("MSAA", "out_channels", out_channels)
+        if out_channels < 16:
+            raise value_error("MSAA", "out_channels must be >= 16 (inner width D = out_channels//4, and the "
+                              "channel MLP's hidden width D//4 must be >= 1)", {"out_channels": out_channels},
+                              "Try out_channels=16 or more.")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.fusion_conv = FusionConv(in_channels, out_channels)
+
+    def forward(self, x1: Tensor, x2: Tensor, x4: Tensor, last: bool = False) -> Tensor:
+        self._check(x1, x2, x4)
+        note(x1, "B C1 H W", zh="x1：第一个尺度（已缩放到相同的 H×W）", en="x1: the first scale (resized to a common H x W)")
+        note(x2, "B C2 H W", zh="x2：第二个尺度", en="x2: the second scale")
+        note(x4, "B C3 H W", zh="x4：第三个尺度", en="x4: the third scale")
+        out = self.fusion_conv(x1, x2, x4)
+        note(out, "B Cout H W", zh="输出：与输入同分辨率", en="output at the input resolution")
+        return out
+
+    def _check(self, x1: Tensor, x2: Tensor, x4: Tensor) -> None:
+        names = ("x1", "x2", "x4")
+        require_tensors("MSAA", names, (x1, x2, x4), ndim=4)
+        base = (x1.shape[0], *x1.shape[2:])
+        for name, x in zip(names[1:], (x2, x4)):
+            if (x.shape[0], *x.shape[2:]) != base:
+                raise shape_error("MSAA", "x1, x2 and x4 must share B, H and W",
+                                  {"x1.shape": tuple(x1.shape), f"{name}.shape": tuple(x.shape)},
+                                  "Resize each scale first, e.g. F.interpolate(x, size=x1.shape[-2:], "
+                                  "mode='bilinear', align_corners=True).")
+        total = x1.shape[1] + x2.shape[1] + x4.shape[1]
+        if total != self.in_channels:
+            raise shape_error("MSAA", f"the inputs' channels must add up to in_channels={self.in_channels}",
+                              {"channels": (x1.shape[1], x2.shape[1], x4.shape[1]), "sum": total},
+                              f"Build MSAA({total}, {self.out_channels}) or project the inputs.")

@@ -1,0 +1,110 @@
+"""SAFM: Spatially-Adaptive Feature Modulation (空间自适应特征调制).
+
+Paper: Sun et al., "Spatially-Adaptive Feature Modulation for Efficient Image Super-Resolution",
+ICCV 2023, arXiv 2302.13800.
+Source: the note's SAFM (same as sunny2109/SAFMN ``safmn_arch.py``). State-dict names kept: mfr, aggr.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import require_choice, require_int, require_tensors, shape_error, value_error
+from ..trace import note
+
+POOLS = ("max", "avg")
+
+
+class SAFM(nn.Module):
+    """Split channels into L groups, look at group i at 1/2**i resolution, then modulate the input.
+
+    Level 0 keeps full resolution; level i >= 1 is pooled to (H // 2**i, W // 2**i), filtered by a
+    3x3 depthwise conv and upsampled (nearest) back. A 1x1 conv mixes the levels and GELU gives the
+    modulation map M; the output is M * x. M is not a [0, 1] attention: GELU is unbounded above and
+    dips to about -0.17, so M can amplify a feature or flip its sign slightly.
+
+    Shape:
+        x: (B, C, H, W) with C = dim, C % L == 0 and H, W >= 2**(L-1), where L = n_levels
+        out: (B, C, H, W)
+
+    Args:
+        dim: Channels C. Must be divisible by n_levels.
+        n_levels: Number of scales L.
+        pool: ``"max"`` (the note, default) or ``"avg"`` pooling for the coarse levels.
+
+    Differences from source: no debug prints; ``pool`` switch added (default unchanged).
+
+    Example:
+        >>> import torch
+        >>> SAFM(dim=8, n_levels=4)(torch.randn(1, 8, 16, 16)).shape
+        torch.Size([1, 8, 16, 16])
+    """
+
+    def __init__(self, dim: int, n_levels: int = 4, *, pool: str = "max"):
+        super().__init__()
+        require_int("SAFM", "dim", dim)
+        require_int("SAFM", "n_levels", n_levels)
+        if dim % n_levels:
+            suggestion = dim + n_levels - dim % n_levels
+            raise value_error("SAFM", "dim must be divisible by n_levels",
+                              {"dim": dim, "n_levels": n_levels, "dim % n_levels": dim % n_levels},
+                              f"Try dim={suggestion}.")
+        self.pool = require_choice("SAFM", "pool", pool, POOLS)
+        self.n_levels = n_levels
+        self.dim = dim
+        chunk_dim = dim // n_levels
+        self.mfr = nn.ModuleList(
+            [nn.Conv2d(chunk_dim, chunk_dim, 3, 1, 1, groups=chunk_dim) for _ in range(n_levels)]
+        )
+        self.aggr = nn.Conv2d(dim, dim, 1, 1, 0)
+        self.act = nn.GELU()
+        self._pool_fn = F.adaptive_max_pool2d if pool == "max" else F.adaptive_avg_pool2d
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        h, w = x.shape[-2:]
+        note(x, "B C H W", zh="输入特征图", en="input feature map")
+        xc = x.chunk(self.n_levels, dim=1)
+        note(xc[0], "B C//L H W", L=self.n_levels, zh="沿通道平均切成 L 组，每组对应一个尺度",
+             en="split the channels into L equal groups, one group per scale")
+        levels = [self.mfr[0](xc[0])]
+        note(levels[0], "B C//L H W", L=self.n_levels, zh="第 0 层：保持原分辨率，做 3×3 深度卷积",
+             en="level 0: full resolution, 3x3 depthwise conv")
+        for i in range(1, self.n_levels):
+            s = self._pool_fn(xc[i], (h // 2**i, w // 2**i))
+            note(s, "B C//L H//2**i W//2**i", L=self.n_levels, i=i,
+                 zh="第 i 层：池化到 1/2^i 分辨率（note 用最大池化）",
+                 en="level i: pool to 1/2**i resolution (max pooling in the note)")
+            s = self.mfr[i](s)
+            note(s, "B C//L H//2**i W//2**i", L=self.n_levels, i=i, zh="在低分辨率上做 3×3 深度卷积",
+                 en="3x3 depthwise conv at the low resolution")
+            s = F.interpolate(s, size=(h, w), mode="nearest")
+            note(s, "B C//L H W", L=self.n_levels, zh="最近邻上采样回 H×W（块状，块大小 2^i）",
+                 en="nearest upsampling back to H x W (blocky, blocks of 2**i pixels)")
+            levels.append(s)
+        levels = torch.cat(levels, dim=1)
+        note(levels, "B C H W", key="levels", zh="把 L 个尺度在通道上拼回 C 个通道",
+             en="concatenate the L scales back into C channels")
+        out = self.aggr(levels)
+        note(out, "B C H W", zh="1×1 卷积 aggr：聚合不同尺度的通道特征", en="1x1 conv aggr mixes the scales")
+        modulation = self.act(out)
+        note(modulation, "B C H W", key="modulation",
+             zh="GELU 得到调制图 M：不是 [0,1] 注意力，可放大，也可略为负（≈ -0.17）",
+             en="GELU gives the modulation map M: not a [0,1] attention, it can amplify or dip to about -0.17")
+        out = modulation * x
+        note(out, "B C H W", zh="M 与输入逐元素相乘，保留空间细节", en="multiply M with the input element-wise")
+        return out
+
+    def _check(self, x: Tensor) -> None:
+        require_tensors("SAFM", ("x",), (x,), ndim=4)
+        B, C, H, W = x.shape
+        if C != self.dim:
+            raise shape_error("SAFM", f"x must have dim={self.dim} channels", {"x.shape": (B, C, H, W)},
+                              f"Build SAFM(dim={C}) or project x with a 1x1 conv.")
+        smallest = 2 ** (self.n_levels - 1)
+        if min(H, W) < smallest:
+            raise shape_error("SAFM", f"H and W must be >= 2**(n_levels-1) = {smallest} so the coarsest level "
+                              "keeps at least one pixel", {"x.shape": (B, C, H, W), "n_levels": self.n_levels},
+                              f"Use an input of at least {smallest}x{smallest}, or fewer n_levels.")
