@@ -61,6 +61,7 @@ def require_tensors(block: str, names: tuple[str, ...], values: tuple[Any, ...],
                              f"Convert it first, e.g. {name} = torch.as_tensor({name}, dtype=torch.float32).")
         if ndim is not None and value.ndim != ndim:
             layout = "(B, C, H, W)" if ndim == 4 else f"{ndim} dimensions"
-            raise shape_error(block, f"{name} must be a {ndim}-D tensor {layout}", {f"{name}.shape": tuple(value.shape)},
+            raise shape_error(block, f"{name} must be a {ndim}-D tensor {layout}",
+                              {f"{name}.shape": tuple(value.shape)},
                               f"Add a batch axis with {name}.unsqueeze(0)" if value.ndim == ndim - 1
                               else "Reshape it to " + layout + ".")

@@ -23,11 +23,11 @@ import html
 import os
 import re
 import sys
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from .errors import ShapeError
@@ -36,7 +36,7 @@ __all__ = ["note", "trace", "meta_trace", "Trace", "Step", "ShapeError", "LANGS"
 
 LANGS = ("both", "zh", "en")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_ACTIVE: ContextVar["_Recorder | None"] = ContextVar("fusion_edu_trace", default=None)
+_ACTIVE: ContextVar[_Recorder | None] = ContextVar("fusion_edu_trace", default=None)
 
 
 def note(tensor: Tensor, spec: str, *, zh: str, en: str, key: str | None = None, **dims: int) -> Tensor:
@@ -209,7 +209,8 @@ class _Recorder:
         self.rows.append(row)
         if problem and self.strict:
             bound = ", ".join(f"{k}={v}" for k, v in scope.bindings.items())
-            raise ShapeError(f"{scope.block}: step {row.index} ({en}) expected \"{spec}\" with {bound or 'nothing bound'}"
+            raise ShapeError(f"{scope.block}: step {row.index} ({en}) expected \"{spec}\""
+                             f" with {bound or 'nothing bound'}"
                              f"; got shape {row.concrete} at {row.line}: {problem}.")
         if key is not None and self.keep:
             self.tensors[f"{scope.path}.{key}" if scope.path else key] = tensor.detach()
@@ -249,7 +250,7 @@ class Trace:
         outs = self.output if isinstance(self.output, (tuple, list)) else [self.output]
         return [tuple(o.shape) for o in outs if isinstance(o, Tensor)]
 
-    def in_lang(self, lang: str) -> "Trace":
+    def in_lang(self, lang: str) -> Trace:
         """The same trace, displayed in 'zh', 'en' or 'both'."""
         if lang not in LANGS:
             raise ValueError(f"Trace: lang must be one of {LANGS}; got lang={lang!r}. Use 'zh', 'en' or 'both'.")
@@ -276,7 +277,8 @@ class Trace:
         table = [["#", *self._columns(), "symbolic", "concrete", "where"]]
         for r in self.rows:
             where = f"{r.module}  {r.line}" if r.module else r.line
-            table.append([str(r.index), *self._texts(r), r.spec, r.concrete + ("" if r.ok else "  !! " + r.problem), where])
+            concrete = r.concrete + ("" if r.ok else "  !! " + r.problem)
+            table.append([str(r.index), *self._texts(r), r.spec, concrete, where])
         widths = [max(_width(row[i]) for row in table) for i in range(len(table[0]))]
         lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths)).rstrip() for row in table]
         lines.insert(1, "  ".join("-" * w for w in widths))

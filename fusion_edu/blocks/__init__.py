@@ -7,8 +7,9 @@ dims into constructor kwargs and input shapes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -174,7 +175,8 @@ BLOCKS: dict[str, BlockSpec] = {
     "gated_fusion": BlockSpec(
         key="gated_fusion", cls=GatedFusion, source_name="gatedFusion",
         title_zh="门控融合机制", title_en="Gated fusion",
-        fuses_zh="两路同形状特征，逐位置逐通道的门控加权", fuses_en="two same-shape inputs, gated per position and channel",
+        fuses_zh="两路同形状特征，逐位置逐通道的门控加权",
+        fuses_en="two same-shape inputs, gated per position and channel",
         layout="channels-last (B, H, W, C)",
         paper=Paper("GMAN: A Graph Multi-Attention Network for Traffic Prediction", "Zheng, Fan, Wang, Qi",
                     "AAAI", 2020, "1911.08415", "https://github.com/zhengchuanpan/GMAN"),
@@ -217,7 +219,8 @@ BLOCKS: dict[str, BlockSpec] = {
     "osra": BlockSpec(
         key="osra", cls=OSRAttention, source_name="OSRAttention",
         title_zh="重叠空间缩减注意力 (OSRA)", title_en="Overlapping spatial reduction attention (OSRA)",
-        fuses_zh="全分辨率的 query 与缩减网格上的 key/value", fuses_en="full-resolution queries with reduced-grid keys/values",
+        fuses_zh="全分辨率的 query 与缩减网格上的 key/value",
+        fuses_en="full-resolution queries with reduced-grid keys/values",
         layout="NCHW",
         paper=Paper("TransXNet: Learning Both Global and Local Dynamics with a Dual Dynamic Token Mixer for "
                     "Visual Recognition", "Lou, Zhang, Zhou, Yang, Wu, Yu", "IEEE TNNLS", 2025, "2310.19380",
@@ -246,7 +249,8 @@ BLOCKS: dict[str, BlockSpec] = {
         dims_note="C is x1's channels; x2 has 2C and x4 has 4C, so in_channels = 7C (CM-UNet: 16+32+64)."),
     "cbam_joint": BlockSpec(
         key="cbam_joint", cls=CBAMBlock, source_name="CBAMBlock",
-        title_zh="融合通道表示的空间注意力（CBAM 变体）", title_en="Spatial attention fused with channel descriptors (CBAM variant)",
+        title_zh="融合通道表示的空间注意力（CBAM 变体）",
+        title_en="Spatial attention fused with channel descriptors (CBAM variant)",
         fuses_zh="通道描述符与 H×W 空间描述符，经一个联合 MLP",
         fuses_en="channel and H*W spatial descriptors, mixed by one joint MLP",
         layout="NCHW",

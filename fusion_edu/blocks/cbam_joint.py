@@ -145,7 +145,8 @@ class CBAMBlock(nn.Module):
             channel_x = self.ChannelAttention.sigmoid(channel_x)
             spatial_x = self.SpatialAttention.sigmoid(spatial_x)
         spatial_x = spatial_x.reshape(B, H * W, 1, 1)
-        note(spatial_x, "B H*W 1 1", zh="把 H×W 个空间值摊平到通道维", en="flatten the H*W spatial values onto the channel axis")
+        note(spatial_x, "B H*W 1 1", zh="把 H×W 个空间值摊平到通道维",
+             en="flatten the H*W spatial values onto the channel axis")
         joint = torch.cat([channel_x, spatial_x], 1)
         note(joint, "B C+H*W 1 1", zh="拼接成 C + H×W 维的联合描述符", en="concatenate into one C + H*W descriptor")
         joint = self.MLP(joint)

@@ -8,7 +8,7 @@ layer1..layer4, project, SE1..SE4.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 

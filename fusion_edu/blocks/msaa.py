@@ -142,7 +142,8 @@ class MSAA(nn.Module):
 
     def forward(self, x1: Tensor, x2: Tensor, x4: Tensor, last: bool = False) -> Tensor:
         self._check(x1, x2, x4)
-        note(x1, "B C1 H W", zh="x1：第一个尺度（已缩放到相同的 H×W）", en="x1: the first scale (resized to a common H x W)")
+        note(x1, "B C1 H W", zh="x1：第一个尺度（已缩放到相同的 H×W）",
+             en="x1: the first scale (resized to a common H x W)")
         note(x2, "B C2 H W", zh="x2：第二个尺度", en="x2: the second scale")
         note(x4, "B C3 H W", zh="x4：第三个尺度", en="x4: the third scale")
         out = self.fusion_conv(x1, x2, x4)

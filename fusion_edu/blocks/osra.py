@@ -105,7 +105,8 @@ class OSRAttention(nn.Module):
              en="spatial reduction: an overlapping depthwise conv (kernel r+3, stride r, + BN, act, 1x1, BN)"
                 " shrinks the grid to H' x W'")
         kv = self.local_conv(kv) + kv
-        note(kv, "B C H' W'", zh="3×3 深度卷积做局部增强，并加残差", en="3x3 depthwise conv refines locally, plus a residual")
+        note(kv, "B C H' W'", zh="3×3 深度卷积做局部增强，并加残差",
+             en="3x3 depthwise conv refines locally, plus a residual")
         k, v = torch.chunk(self.kv(kv), chunks=2, dim=1)
         note(k, "B C H' W'", zh="1×1 卷积把通道翻倍到 2C，再一分为二得到 k 和 v",
              en="a 1x1 conv doubles the channels to 2C, then chunk into k and v")
@@ -141,7 +142,8 @@ class OSRAttention(nn.Module):
         if self.training and self.sr_ratio > 1 and B * reduced_size(H, self.sr_ratio) * reduced_size(
                 W, self.sr_ratio) == 1:
             raise shape_error("OSRAttention", "training mode needs more than one value per channel for the "
-                              "BatchNorm in sr (here B*H'*W' = 1)", {"x.shape": (B, C, H, W), "sr_ratio": self.sr_ratio},
+                              "BatchNorm in sr (here B*H'*W' = 1)",
+                              {"x.shape": (B, C, H, W), "sr_ratio": self.sr_ratio},
                               "Call .eval(), use B >= 2, or a map larger than sr_ratio.")
         if relative_pos_enc is not None:
             require_tensors("OSRAttention", ("relative_pos_enc",), (relative_pos_enc,), ndim=4)
