@@ -10,8 +10,27 @@ class ShapeError(ValueError):
 
 
 def _format(block: str, rule: str, got: dict[str, Any], hint: str) -> str:
-    values = ", ".join(f"{name}={_show(value)}" for name, value in got.items())
-    return f"{block}: {rule}; got {values}. {hint}".rstrip()
+    return f"{block}: {rule}; got {_got(got)}. {hint}".rstrip()
+
+
+def _got(got: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={_show(value)}" for name, value in got.items())
+
+
+def _attach_zh(error: Exception, block: str, got: dict[str, Any], zh: str, zh_hint: str) -> Exception:
+    """Gives the error a Chinese version of its message in `error.zh` (the English one is str(error))."""
+    error.zh = f"{block}：{zh}；实际 {_got(got)}。{zh_hint}" if zh else ""
+    return error
+
+
+def message(error: BaseException, lang: str = "en") -> str:
+    """The error's message in 'en', 'zh' or 'both' (falls back to English where no Chinese exists)."""
+    zh = getattr(error, "zh", "")
+    if lang == "zh" and zh:
+        return zh
+    if lang == "both" and zh:
+        return f"{zh}\n{error}"
+    return str(error)
 
 
 def _show(value: Any) -> str:
@@ -20,26 +39,31 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def value_error(block: str, rule: str, got: dict[str, Any], hint: str = "") -> ValueError:
-    return ValueError(_format(block, rule, got, hint))
+def value_error(block: str, rule: str, got: dict[str, Any], hint: str = "", *, zh: str = "",
+                zh_hint: str = "") -> ValueError:
+    """ValueError("<block>: <rule>; got <name>=<value>. <hint>"); `zh`/`zh_hint`: the same in Chinese."""
+    return _attach_zh(ValueError(_format(block, rule, got, hint)), block, got, zh, zh_hint)
 
 
-def type_error(block: str, rule: str, got: dict[str, Any], hint: str = "") -> TypeError:
-    return TypeError(_format(block, rule, got, hint))
+def type_error(block: str, rule: str, got: dict[str, Any], hint: str = "", *, zh: str = "",
+               zh_hint: str = "") -> TypeError:
+    return _attach_zh(TypeError(_format(block, rule, got, hint)), block, got, zh, zh_hint)
 
 
-def shape_error(block: str, rule: str, got: dict[str, Any], hint: str = "") -> ShapeError:
-    return ShapeError(_format(block, rule, got, hint))
+def shape_error(block: str, rule: str, got: dict[str, Any], hint: str = "", *, zh: str = "",
+                zh_hint: str = "") -> ShapeError:
+    return _attach_zh(ShapeError(_format(block, rule, got, hint)), block, got, zh, zh_hint)
 
 
 def require_int(block: str, name: str, value: Any, *, minimum: int = 1, hint: str = "") -> int:
     """Checks a constructor argument that must be an int >= minimum (bool is not an int here)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise type_error(block, f"{name} must be an int", {name: value},
-                         hint or f"Pass a whole number such as {name}={max(minimum, 1)}.")
+                         hint or f"Pass a whole number such as {name}={max(minimum, 1)}.",
+                         zh=f"{name} 必须是整数", zh_hint=f"请传入整数，例如 {name}={max(minimum, 1)}。")
     if value < minimum:
         raise value_error(block, f"{name} must be >= {minimum}", {name: value},
-                          hint or f"Try {name}={minimum}.")
+                          hint or f"Try {name}={minimum}.", zh=f"{name} 必须 ≥ {minimum}")
     return value
 
 
@@ -47,21 +71,26 @@ def require_choice(block: str, name: str, value: Any, choices: tuple[str, ...]) 
     if value not in choices:
         options = " or ".join(repr(c) for c in choices)
         raise value_error(block, f"{name} must be {options}", {name: value},
-                          f"The default {choices[0]!r} is the note's behaviour.")
+                          f"The default {choices[0]!r} is the note's behaviour.",
+                          zh=f"{name} 只能取 {' 或 '.join(repr(c) for c in choices)}",
+                          zh_hint=f"默认值 {choices[0]!r} 与 note 的代码一致。")
     return value
 
 
-def require_tensors(block: str, names: tuple[str, ...], values: tuple[Any, ...], ndim: int | None = None):
+def require_tensors(block: str, names: tuple[str, ...], values: tuple[Any, ...], ndim: int | None = None) -> None:
     """Checks that every input is a tensor (with `ndim` dimensions when given)."""
     from torch import Tensor
 
     for name, value in zip(names, values):
         if not isinstance(value, Tensor):
             raise type_error(block, f"{name} must be a torch.Tensor", {f"type({name})": type(value).__name__},
-                             f"Convert it first, e.g. {name} = torch.as_tensor({name}, dtype=torch.float32).")
+                             f"Convert it first, e.g. {name} = torch.as_tensor({name}, dtype=torch.float32).",
+                             zh=f"{name} 必须是 torch.Tensor", zh_hint="请先用 torch.as_tensor 转换。")
         if ndim is not None and value.ndim != ndim:
             layout = "(B, C, H, W)" if ndim == 4 else f"{ndim} dimensions"
+            batch = value.ndim == ndim - 1
             raise shape_error(block, f"{name} must be a {ndim}-D tensor {layout}",
                               {f"{name}.shape": tuple(value.shape)},
-                              f"Add a batch axis with {name}.unsqueeze(0)" if value.ndim == ndim - 1
-                              else "Reshape it to " + layout + ".")
+                              f"Add a batch axis with {name}.unsqueeze(0)." if batch else f"Reshape it to {layout}.",
+                              zh=f"{name} 必须是 {ndim} 维张量 {layout}",
+                              zh_hint=f"可用 {name}.unsqueeze(0) 加上批维。" if batch else f"请整理成 {layout}。")

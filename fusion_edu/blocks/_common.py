@@ -30,7 +30,9 @@ class OneConv(nn.Module):
 
 
 class ASPPConv(nn.Sequential):
-    """3x3 convolution with dilation `dilation` (padding = dilation keeps H, W), BatchNorm, ReLU."""
+    """3x3 convolution with dilation `dilation` (padding = dilation keeps H, W,
+        zh="训练模式下 BatchNorm 每个通道需要多于一个数",
+        zh_hint="只看前向可先 .eval()，或用 B ≥ 2、更大的特征图。"), BatchNorm, ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, dilation: int):
         super().__init__(

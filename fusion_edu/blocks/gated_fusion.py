@@ -80,15 +80,20 @@ class GatedFusion(nn.Module):
         if x1.shape != x2.shape:
             raise shape_error("GatedFusion", "x1 and x2 must have the same shape",
                               {"x1.shape": tuple(x1.shape), "x2.shape": tuple(x2.shape)},
-                              "Resize or project one of them first.")
+                              "Resize or project one of them first.",
+                zh="x1 和 x2 的形状必须相同",
+                zh_hint="请先缩放或投影其中一个。")
         axis = 1 if nchw else -1
         if x1.ndim == 0 or x1.shape[axis] != self.dim:
             where = "dim 1 (layout='nchw')" if nchw else "the last axis (channels-last)"
+            where_zh = "第 1 维（layout='nchw'）" if nchw else "最后一维（channels-last）"
             hint = ("For NCHW tensors build GatedFusion(dim, layout='nchw') or permute with x.permute(0, 2, 3, 1)."
                     if not nchw and x1.ndim == 4 and x1.shape[1] == self.dim
                     else f"Build GatedFusion(dim={x1.shape[axis] if x1.ndim else '?'}) or project the inputs.")
             raise shape_error("GatedFusion", f"inputs must have dim={self.dim} channels on {where}",
-                              {"x1.shape": tuple(x1.shape)}, hint)
+                              {"x1.shape": tuple(x1.shape)}, hint,
+                zh=f"输入在{where_zh}上必须有 dim={self.dim} 个通道",
+                zh_hint="NCHW 张量请用 layout='nchw' 或先 permute(0, 2, 3, 1)。")
 
 
 gatedFusion = GatedFusion  # source name
