@@ -9,6 +9,10 @@ class ShapeError(ValueError):
     """An input tensor whose shape (or layout) does not fit the block."""
 
 
+class _Plain(str):
+    """A value shown without quotes in a message (e.g. a type name)."""
+
+
 def _format(block: str, rule: str, got: dict[str, Any], hint: str) -> str:
     return f"{block}: {rule}; got {_got(got)}. {hint}".rstrip()
 
@@ -36,7 +40,7 @@ def message(error: BaseException, lang: str = "en") -> str:
 def _show(value: Any) -> str:
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
         return "(" + ", ".join(str(v) for v in value) + ")"
-    return repr(value) if isinstance(value, str) else str(value)
+    return repr(value) if isinstance(value, str) and not isinstance(value, _Plain) else str(value)
 
 
 def value_error(block: str, rule: str, got: dict[str, Any], hint: str = "", *, zh: str = "",
@@ -83,7 +87,7 @@ def require_tensors(block: str, names: tuple[str, ...], values: tuple[Any, ...],
 
     for name, value in zip(names, values):
         if not isinstance(value, Tensor):
-            raise type_error(block, f"{name} must be a torch.Tensor", {f"type({name})": type(value).__name__},
+            raise type_error(block, f"{name} must be a torch.Tensor", {f"type({name})": _Plain(type(value).__name__)},
                              f"Convert it first, e.g. {name} = torch.as_tensor({name}, dtype=torch.float32).",
                              zh=f"{name} 必须是 torch.Tensor", zh_hint="请先用 torch.as_tensor 转换。")
         if ndim is not None and value.ndim != ndim:

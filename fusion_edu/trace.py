@@ -360,13 +360,14 @@ def trace(module: nn.Module, *inputs: Any, strict: bool = True, keep: bool = Fal
     return Trace(type(module).__name__, recorder.rows, recorder.scopes, recorder.tensors, shapes, output, lang)
 
 
-def meta_trace(key: str, *, strict: bool = True, lang: str = "both", **values: Any) -> Trace:
+def meta_trace(key: str, *, strict: bool = True, lang: str = "both", train: bool = True, **values: Any) -> Trace:
     """Traces catalog block `key` on the meta device: shapes only, no tensor memory.
 
     Args:
         key: A key of `fusion_edu.blocks.BLOCKS`, e.g. ``"osra"``.
         strict: As in `trace`.
         lang: As in `trace`.
+        train: Trace in training mode (the mode of a freshly built block) or in eval mode.
         **values: B, C, H, W and the block's hyperparameters by name; the rest take the
             catalog's defaults.
 
@@ -378,6 +379,7 @@ def meta_trace(key: str, *, strict: bool = True, lang: str = "both", **values: A
 
     spec = get_spec(key)
     module, inputs = spec.build(device="meta", **values)
+    module.train(train)
     result = trace(module, *inputs, strict=strict, lang=lang)
     result.name = f"{result.name} [{key}]"
     return result

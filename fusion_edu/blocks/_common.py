@@ -30,9 +30,7 @@ class OneConv(nn.Module):
 
 
 class ASPPConv(nn.Sequential):
-    """3x3 convolution with dilation `dilation` (padding = dilation keeps H, W,
-        zh="训练模式下 BatchNorm 每个通道需要多于一个数",
-        zh_hint="只看前向可先 .eval()，或用 B ≥ 2、更大的特征图。"), BatchNorm, ReLU."""
+    """3x3 convolution with dilation `dilation` (padding = dilation keeps H, W), BatchNorm, ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, dilation: int):
         super().__init__(
@@ -51,7 +49,9 @@ def check_batchnorm_batch(block: str, module: nn.Module, B: int, H: int, W: int)
     if module.training and B * H * W == 1:
         raise shape_error(block, "training mode needs more than one value per channel for BatchNorm",
                           {"B": B, "H": H, "W": W},
-                          "Call .eval() for a forward-only look, or use B >= 2 or a larger map.")
+                          "Call .eval() for a forward-only look, or use B >= 2 or a larger map.",
+                          zh="训练模式下 BatchNorm 每个通道需要多于一个数",
+                          zh_hint="只看前向可先 .eval()，或用 B ≥ 2、更大的特征图。")
 
 
 def select_scales(block: nn.Module, branches: tuple[Tensor, ...]) -> Tensor:
