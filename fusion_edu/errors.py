@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import Tensor
+
 
 class ShapeError(ValueError):
     """An input tensor whose shape (or layout) does not fit the block."""
@@ -82,17 +84,15 @@ def require_choice(block: str, name: str, value: Any, choices: tuple[str, ...]) 
 
 
 def require_tensors(block: str, names: tuple[str, ...], values: tuple[Any, ...], ndim: int | None = None) -> None:
-    """Checks that every input is a tensor (with `ndim` dimensions when given)."""
-    from torch import Tensor
-
+    """Checks that every input is a tensor (with `ndim` dimensions when given). Cheap: runs in every forward."""
     for name, value in zip(names, values):
         if not isinstance(value, Tensor):
             raise type_error(block, f"{name} must be a torch.Tensor", {f"type({name})": _Plain(type(value).__name__)},
                              f"Convert it first, e.g. {name} = torch.as_tensor({name}, dtype=torch.float32).",
                              zh=f"{name} 必须是 torch.Tensor", zh_hint="请先用 torch.as_tensor 转换。")
-        if ndim is not None and value.ndim != ndim:
+        if ndim is not None and value.dim() != ndim:
             layout = "(B, C, H, W)" if ndim == 4 else f"{ndim} dimensions"
-            batch = value.ndim == ndim - 1
+            batch = value.dim() == ndim - 1
             raise shape_error(block, f"{name} must be a {ndim}-D tensor {layout}",
                               {f"{name}.shape": tuple(value.shape)},
                               f"Add a batch axis with {name}.unsqueeze(0)." if batch else f"Reshape it to {layout}.",

@@ -100,16 +100,16 @@ class BlockSpec:
         if unknown:
             raise value_error(self.cls.__name__, f"settings must be among {sorted(known)}", {"unknown": unknown},
                               "Check the spelling (case matters: B, C, H, W).",
-                zh=f"设置名只能是 {sorted(known)} 之一",
-                zh_hint="请检查拼写（区分大小写：B、C、H、W）。")
+                              zh=f"设置名只能是 {sorted(known)} 之一",
+                              zh_hint="请检查拼写（区分大小写：B、C、H、W）。")
         merged = {**self.defaults, **{h.name: h.default for h in self.hypers}, **values}
         for d in DIMS:
             value = merged[d.name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise value_error(self.cls.__name__, f"{d.name} ({d.en}) must be a positive int", {d.name: value},
                                   f"Try {d.name}={self.defaults[d.name]}.",
-                    zh=f"{d.name}（{d.zh}）必须是正整数",
-                    zh_hint=f"可试 {d.name}={self.defaults[d.name]}。")
+                                  zh=f"{d.name}（{d.zh}）必须是正整数",
+                                  zh_hint=f"可试 {d.name}={self.defaults[d.name]}。")
         return merged
 
     def configure(self, **values: Any) -> tuple[dict[str, Any], Shapes]:
@@ -276,5 +276,5 @@ def get_spec(key: str) -> BlockSpec:
     except KeyError:
         raise value_error("fusion_edu", f"block key must be one of {list(BLOCKS)}", {"key": key},
                           "Run `python -m fusion_edu list` to see the catalog.",
-            zh=f"block key 只能是 {list(BLOCKS)} 之一",
-            zh_hint="运行 python -m fusion_edu list 查看目录。") from None
+                          zh=f"block key 只能是 {list(BLOCKS)} 之一",
+                          zh_hint="运行 python -m fusion_edu list 查看目录。") from None

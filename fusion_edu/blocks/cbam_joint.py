@@ -95,20 +95,20 @@ class CBAMBlock(nn.Module):
         if HW is None:
             raise value_error("CBAMBlock", "HW (= H*W of the input) is required because the joint MLP mixes "
                               "C + H*W features", {"HW": None}, "Example: CBAMBlock(64, HW=7*7).",
-                zh="必须给出 HW（输入的 H×W），因为联合 MLP 混合 C + H×W 个特征",
-                zh_hint="例如 CBAMBlock(64, HW=7*7)。")
+                              zh="必须给出 HW（输入的 H×W），因为联合 MLP 混合 C + H×W 个特征",
+                              zh_hint="例如 CBAMBlock(64, HW=7*7)。")
         require_int("CBAMBlock", "HW", HW, hint="HW is H*W of the input, e.g. HW=7*7.")
         if reduction > channel:
             raise value_error("CBAMBlock", "reduction must be <= channel so the MLP keeps channel // reduction "
                               ">= 1 units", {"channel": channel, "reduction": reduction},
                               f"Try reduction={max(1, channel // 8)}.",
-                zh="reduction 不能大于 channel，否则 MLP 的隐藏单元 channel // reduction 为 0",
-                zh_hint=f"可试 reduction={max(1, channel // 8)}。")
+                              zh="reduction 不能大于 channel，否则 MLP 的隐藏单元 channel // reduction 为 0",
+                              zh_hint=f"可试 reduction={max(1, channel // 8)}。")
         if kernel_size % 2 == 0:
             raise value_error("CBAMBlock", "kernel_size must be odd so the spatial map stays H x W",
                               {"kernel_size": kernel_size}, f"Try kernel_size={kernel_size + 1}.",
-                zh="kernel_size 必须是奇数，空间图才能保持 H×W",
-                zh_hint=f"可试 kernel_size={kernel_size + 1}。")
+                              zh="kernel_size 必须是奇数，空间图才能保持 H×W",
+                              zh_hint=f"可试 kernel_size={kernel_size + 1}。")
         self.ChannelAttention = ChannelAttention(channel=channel, reduction=reduction)
         self.SpatialAttention = SpatialAttention(kernel_size=kernel_size)
         self.joint_channel = channel + HW
@@ -177,11 +177,12 @@ class CBAMBlock(nn.Module):
         if C != self.channel:
             raise shape_error("CBAMBlock", f"x must have channel={self.channel} channels", {"x.shape": (B, C, H, W)},
                               f"Build CBAMBlock(channel={C}, ..., HW={H * W}).",
-                zh=f"x 的通道数必须是 channel={self.channel}",
-                zh_hint=f"可改建 CBAMBlock(channel={C}, ..., HW={H * W})。")
+                              zh=f"x 的通道数必须是 channel={self.channel}",
+                              zh_hint=f"可改建 CBAMBlock(channel={C}, ..., HW={H * W})。")
         if H * W != self.HW:
             raise shape_error("CBAMBlock", f"built for HW={self.HW} but the input is {H}x{W} (HW={H * W}); the "
                               "joint MLP's weights are tied to positions", {"x.shape": (B, C, H, W)},
                               f"Pool or resize the input to HW={self.HW}, or build CBAMBlock(..., HW={H * W}).",
-                zh=f"模块按 HW={self.HW} 构建，但输入是 {H}×{W}（HW={H * W}）；联合 MLP 的权重与像素位置绑定",
-                zh_hint=f"请先把输入池化/缩放到 HW={self.HW}，或重建 CBAMBlock(..., HW={H * W})。")
+                              zh=f"模块按 HW={self.HW} 构建，但输入是 {H}×{W}（HW={H * W}）；"
+                                 "联合 MLP 的权重与像素位置绑定",
+                              zh_hint=f"请先把输入池化/缩放到 HW={self.HW}，或重建 CBAMBlock(..., HW={H * W})。")

@@ -81,8 +81,8 @@ class GatedFusion(nn.Module):
             raise shape_error("GatedFusion", "x1 and x2 must have the same shape",
                               {"x1.shape": tuple(x1.shape), "x2.shape": tuple(x2.shape)},
                               "Resize or project one of them first.",
-                zh="x1 和 x2 的形状必须相同",
-                zh_hint="请先缩放或投影其中一个。")
+                              zh="x1 和 x2 的形状必须相同",
+                              zh_hint="请先缩放或投影其中一个。")
         axis = 1 if nchw else -1
         if x1.ndim == 0 or x1.shape[axis] != self.dim:
             where = "dim 1 (layout='nchw')" if nchw else "the last axis (channels-last)"
@@ -92,8 +92,8 @@ class GatedFusion(nn.Module):
                     else f"Build GatedFusion(dim={x1.shape[axis] if x1.ndim else '?'}) or project the inputs.")
             raise shape_error("GatedFusion", f"inputs must have dim={self.dim} channels on {where}",
                               {"x1.shape": tuple(x1.shape)}, hint,
-                zh=f"输入在{where_zh}上必须有 dim={self.dim} 个通道",
-                zh_hint="NCHW 张量请用 layout='nchw' 或先 permute(0, 2, 3, 1)。")
+                              zh=f"输入在{where_zh}上必须有 dim={self.dim} 个通道",
+                              zh_hint="NCHW 张量请用 layout='nchw' 或先 permute(0, 2, 3, 1)。")
 
 
 gatedFusion = GatedFusion  # source name

@@ -77,8 +77,8 @@ class MFEBlock(nn.Module):
             raise shape_error("MFEBlock", f"x must have in_channels={self.in_channels} channels",
                               {"x.shape": (B, C, H, W)},
                               f"Build MFEBlock(in_channels={C}, ...) or project x with a 1x1 conv.",
-                zh=f"x 的通道数必须是 in_channels={self.in_channels}",
-                zh_hint=f"可改建 MFEBlock(in_channels={C}, ...)，或先用 1×1 卷积投影。")
+                              zh=f"x 的通道数必须是 in_channels={self.in_channels}",
+                              zh_hint=f"可改建 MFEBlock(in_channels={C}, ...)，或先用 1×1 卷积投影。")
         check_batchnorm_batch("MFEBlock", self, B, H, W)
         note(x, "B C H W", zh="输入特征图", en="input feature map")
         y0 = self.layer1(x)
@@ -104,13 +104,13 @@ def _check_rates(atrous_rates: Sequence[int]) -> tuple[int, int, int]:
     if isinstance(atrous_rates, (str, bytes)) or not hasattr(atrous_rates, "__len__"):
         raise type_error("MFEBlock", "atrous_rates must be a list of 3 ints", {"atrous_rates": atrous_rates},
                          "Example: MFEBlock(64, atrous_rates=[2, 4, 8]).",
-            zh="atrous_rates 必须是 3 个整数的列表",
-            zh_hint="例如 MFEBlock(64, atrous_rates=[2, 4, 8])。")
+                         zh="atrous_rates 必须是 3 个整数的列表",
+                         zh_hint="例如 MFEBlock(64, atrous_rates=[2, 4, 8])。")
     if len(atrous_rates) != 3:
         raise value_error("MFEBlock", "atrous_rates must hold exactly 3 dilation rates",
                           {"atrous_rates": list(atrous_rates)}, "Example: atrous_rates=[2, 4, 8].",
-            zh="atrous_rates 必须恰好包含 3 个空洞率",
-            zh_hint="例如 atrous_rates=[2, 4, 8]。")
+                          zh="atrous_rates 必须恰好包含 3 个空洞率",
+                          zh_hint="例如 atrous_rates=[2, 4, 8]。")
     for rate in atrous_rates:
         require_int("MFEBlock", "atrous_rates[i]", rate, hint="Every rate must be a positive int, e.g. [2, 4, 8].")
     return tuple(int(r) for r in atrous_rates)

@@ -136,8 +136,9 @@ class MSAA(nn.Module):
             raise value_error("MSAA", "out_channels must be >= 16 (inner width D = out_channels//4, and the "
                               "channel MLP's hidden width D//4 must be >= 1)", {"out_channels": out_channels},
                               "Try out_channels=16 or more.",
-                zh="out_channels 必须 ≥ 16（内部宽度 D = out_channels//4，通道 MLP 的隐藏宽度 D//4 至少为 1）",
-                zh_hint="可试 out_channels=16 或更大。")
+                              zh="out_channels 必须 ≥ 16（内部宽度 D = out_channels//4，"
+                                 "通道 MLP 的隐藏宽度 D//4 至少为 1）",
+                              zh_hint="可试 out_channels=16 或更大。")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.fusion_conv = FusionConv(in_channels, out_channels)
@@ -162,12 +163,12 @@ class MSAA(nn.Module):
                                   {"x1.shape": tuple(x1.shape), f"{name}.shape": tuple(x.shape)},
                                   "Resize each scale first, e.g. F.interpolate(x, size=x1.shape[-2:], "
                                   "mode='bilinear', align_corners=True).",
-                    zh="x1、x2、x4 的 B、H、W 必须相同",
-                    zh_hint="请先把各尺度缩放到同一大小，例如 F.interpolate(x, size=x1.shape[-2:])。")
+                                  zh="x1、x2、x4 的 B、H、W 必须相同",
+                                  zh_hint="请先把各尺度缩放到同一大小，例如 F.interpolate(x, size=x1.shape[-2:])。")
         total = x1.shape[1] + x2.shape[1] + x4.shape[1]
         if total != self.in_channels:
             raise shape_error("MSAA", f"the inputs' channels must add up to in_channels={self.in_channels}",
                               {"channels": (x1.shape[1], x2.shape[1], x4.shape[1]), "sum": total},
                               f"Build MSAA({total}, {self.out_channels}) or project the inputs.",
-                zh=f"三个输入的通道数之和必须等于 in_channels={self.in_channels}",
-                zh_hint=f"可改建 MSAA({total}, {self.out_channels})。")
+                              zh=f"三个输入的通道数之和必须等于 in_channels={self.in_channels}",
+                              zh_hint=f"可改建 MSAA({total}, {self.out_channels})。")

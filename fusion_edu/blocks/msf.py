@@ -76,14 +76,14 @@ class MSFBlock(nn.Module):
                 raise shape_error("MSFBlock", "all four inputs must have the same shape",
                                   {"x0.shape": tuple(shape), f"x{i}.shape": tuple(x.shape)},
                                   "Resize them first, e.g. F.interpolate(x, size=x0.shape[-2:]).",
-                    zh="四个输入的形状必须相同",
-                    zh_hint="请先缩放到同一大小，例如 F.interpolate(x, size=x0.shape[-2:])。")
+                                  zh="四个输入的形状必须相同",
+                                  zh_hint="请先缩放到同一大小，例如 F.interpolate(x, size=x0.shape[-2:])。")
         if shape[1] != self.in_channels:
             raise shape_error("MSFBlock", f"inputs must have in_channels={self.in_channels} channels",
                               {"x0.shape": tuple(shape)},
                               f"Build MSFBlock(in_channels={shape[1]}) or project the inputs with a 1x1 conv.",
-                zh=f"输入的通道数必须是 in_channels={self.in_channels}",
-                zh_hint=f"可改建 MSFBlock(in_channels={shape[1]})，或先用 1×1 卷积投影。")
+                              zh=f"输入的通道数必须是 in_channels={self.in_channels}",
+                              zh_hint=f"可改建 MSFBlock(in_channels={shape[1]})，或先用 1×1 卷积投影。")
         check_batchnorm_batch("MSFBlock", self, shape[0], shape[2], shape[3])
 
 

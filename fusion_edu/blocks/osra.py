@@ -67,13 +67,13 @@ class OSRAttention(nn.Module):
             raise value_error("OSRAttention", "dim must be divisible by num_heads",
                               {"dim": dim, "num_heads": num_heads, "dim % num_heads": dim % num_heads},
                               f"Try num_heads in {good}.",
-                zh="dim 必须能被 num_heads 整除（每个头分到相同的通道数）",
-                zh_hint=f"可试 num_heads 取 {good} 之一。")
+                              zh="dim 必须能被 num_heads 整除（每个头分到相同的通道数）",
+                              zh_hint=f"可试 num_heads 取 {good} 之一。")
         if not 0 <= attn_drop < 1:
             raise value_error("OSRAttention", "attn_drop must be in [0, 1)", {"attn_drop": attn_drop},
                               "Use 0 for no dropout.",
-                zh="attn_drop 必须在 [0, 1) 之间",
-                zh_hint="不需要 dropout 时用 0。")
+                              zh="attn_drop 必须在 [0, 1) 之间",
+                              zh_hint="不需要 dropout 时用 0。")
         self.act = require_choice("OSRAttention", "act", act, ACTIVATIONS)
         self.dim = dim
         self.num_heads = num_heads
@@ -143,24 +143,24 @@ class OSRAttention(nn.Module):
         if C != self.dim:
             raise shape_error("OSRAttention", f"x must have dim={self.dim} channels", {"x.shape": (B, C, H, W)},
                               f"Build OSRAttention(dim={C}, ...) or project x with a 1x1 conv.",
-                zh=f"x 的通道数必须是 dim={self.dim}",
-                zh_hint=f"可改建 OSRAttention(dim={C}, ...)。")
+                              zh=f"x 的通道数必须是 dim={self.dim}",
+                              zh_hint=f"可改建 OSRAttention(dim={C}, ...)。")
         if self.training and self.sr_ratio > 1 and B * reduced_size(H, self.sr_ratio) * reduced_size(
                 W, self.sr_ratio) == 1:
             raise shape_error("OSRAttention", "training mode needs more than one value per channel for the "
                               "BatchNorm in sr (here B*H'*W' = 1)",
                               {"x.shape": (B, C, H, W), "sr_ratio": self.sr_ratio},
                               "Call .eval(), use B >= 2, or a map larger than sr_ratio.",
-                zh="训练模式下 sr 里的 BatchNorm 每个通道需要多于一个数（这里 B×H'×W' = 1）",
-                zh_hint="可先 .eval()，或用 B ≥ 2、比 sr_ratio 更大的特征图。")
+                              zh="训练模式下 sr 里的 BatchNorm 每个通道需要多于一个数（这里 B×H'×W' = 1）",
+                              zh_hint="可先 .eval()，或用 B ≥ 2、比 sr_ratio 更大的特征图。")
         if relative_pos_enc is not None:
             require_tensors("OSRAttention", ("relative_pos_enc",), (relative_pos_enc,), ndim=4)
             if relative_pos_enc.shape[1] not in (1, self.num_heads):
                 raise shape_error("OSRAttention", f"relative_pos_enc must have num_heads={self.num_heads} "
                                   "(or 1) maps on dim 1", {"relative_pos_enc.shape": tuple(relative_pos_enc.shape)},
                                   f"Make it (1, {self.num_heads}, H*W, H'*W').",
-                    zh=f"relative_pos_enc 第 1 维必须是 num_heads={self.num_heads}（或 1）",
-                    zh_hint=f"请整理成 (1, {self.num_heads}, H*W, H'*W')。")
+                                  zh=f"relative_pos_enc 第 1 维必须是 num_heads={self.num_heads}（或 1）",
+                                  zh_hint=f"请整理成 (1, {self.num_heads}, H*W, H'*W')。")
 
 
 OSRA = OSRAttention  # short name used in the paper

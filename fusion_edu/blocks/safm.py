@@ -51,8 +51,8 @@ class SAFM(nn.Module):
             raise value_error("SAFM", "dim must be divisible by n_levels",
                               {"dim": dim, "n_levels": n_levels, "dim % n_levels": dim % n_levels},
                               f"Try dim={suggestion}.",
-                zh="dim 必须能被 n_levels 整除（每个尺度分到相同的通道数）",
-                zh_hint=f"可试 dim={suggestion}。")
+                              zh="dim 必须能被 n_levels 整除（每个尺度分到相同的通道数）",
+                              zh_hint=f"可试 dim={suggestion}。")
         self.pool = require_choice("SAFM", "pool", pool, POOLS)
         self.n_levels = n_levels
         self.dim = dim
@@ -105,12 +105,12 @@ class SAFM(nn.Module):
         if C != self.dim:
             raise shape_error("SAFM", f"x must have dim={self.dim} channels", {"x.shape": (B, C, H, W)},
                               f"Build SAFM(dim={C}) or project x with a 1x1 conv.",
-                zh=f"x 的通道数必须是 dim={self.dim}",
-                zh_hint=f"可改建 SAFM(dim={C})。")
+                              zh=f"x 的通道数必须是 dim={self.dim}",
+                              zh_hint=f"可改建 SAFM(dim={C})。")
         smallest = 2 ** (self.n_levels - 1)
         if min(H, W) < smallest:
             raise shape_error("SAFM", f"H and W must be >= 2**(n_levels-1) = {smallest} so the coarsest level "
                               "keeps at least one pixel", {"x.shape": (B, C, H, W), "n_levels": self.n_levels},
                               f"Use an input of at least {smallest}x{smallest}, or fewer n_levels.",
-                zh=f"H 和 W 必须 ≥ 2^(n_levels-1) = {smallest}，最粗的尺度才至少剩一个像素",
-                zh_hint=f"请用至少 {smallest}×{smallest} 的输入，或减少 n_levels。")
+                              zh=f"H 和 W 必须 ≥ 2^(n_levels-1) = {smallest}，最粗的尺度才至少剩一个像素",
+                              zh_hint=f"请用至少 {smallest}×{smallest} 的输入，或减少 n_levels。")
