@@ -1,5 +1,6 @@
 # make lab   - build .venv on first use, then open the notebooks in JupyterLab (127.0.0.1, token)
 # make test  - build .venv on first use, then ruff, the unit tests and every notebook (nbmake)
+# make browser - every notebook in JupyterLab in headless Chromium (needs Debian's chromium)
 # make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
 # make images - regenerate the pictures in images/
 
@@ -11,7 +12,7 @@ TORCH := torch==2.13.0
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
-.PHONY: lab test unit notebooks lint bench images clean
+.PHONY: lab test unit notebooks lint browser bench images clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
@@ -24,29 +25,32 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	@command -v dot >/dev/null 2>&1 || echo "hint: Graphviz 'dot' not found, so graphs show as tables. Install it: sudo apt-get install graphviz | brew install graphviz | conda install -c conda-forge graphviz"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 \
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 \
 		--IdentityProvider.token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))') $(ROOT_FLAG)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fusion_edu tests benchmarks
+	$(VENV)/bin/ruff check fusion_edu tests benchmarks tools
 
 unit: $(STAMP)
-	$(VENV)/bin/pytest tests fusion_edu
+	$(VENV)/bin/pytest --doctest-modules tests fusion_edu -m "not browser"
 
 notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)
-	$(VENV)/bin/pytest -p no:doctest --nbmake --nbmake-timeout=300 $(NOTEBOOKS)
+	$(VENV)/bin/pytest --nbmake --nbmake-timeout=300 $(NOTEBOOKS)
 else
 	@echo "no notebooks yet"
 endif
 
 test: lint unit notebooks
 
+browser: $(STAMP)
+	$(VENV)/bin/pytest tests/test_browser.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 images: $(STAMP)
-	$(PY) -m fusion_edu.images
+	$(PY) tools/make_images.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

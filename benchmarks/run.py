@@ -1,0 +1,214 @@
+"""`make bench`: side-by-side speed ratios measured in one run, printed and written to benchmarks/RESULTS.md.
+
+1. The explorer's update (`fusion_edu.explore.render` at the largest slider settings, on meta) against
+   `torchinfo.summary(..., device="meta")` and `torchview.draw_graph(..., device="meta")` on the same block
+   and dims. Goal: at most half of torchinfo's time, and under 30 ms at the 95th percentile.
+2. Each annotated block with no trace active against the same block with `note` replaced by a no-op
+   (best of many interleaved runs). Goal: within 2 %.
+3. Each notebook's execution time in a fresh kernel against the 60 s budget (skip with --no-notebooks).
+
+Absolute times on a shared machine mean little; the ratios are measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fusion_edu.blocks import BLOCKS  # noqa: E402
+from fusion_edu.explore import render  # noqa: E402
+
+LARGEST = dict(B=64, C=512, H=512, W=512)
+BLOCK_MODULES = ["_common", "gated_fusion", "msf", "mfe", "safm", "osra", "msaa", "cbam_joint"]
+
+
+def _times(fn, repeat: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def _p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
+
+
+def explorer_rows(repeat: int) -> list[dict]:
+    import torchinfo
+    from torchview import draw_graph
+
+    rows = []
+    for key, spec in BLOCKS.items():
+        r = render(key, **LARGEST)
+        assert r.ok, r.error
+
+        def ours(key=key):
+            render(key, **LARGEST)
+
+        def info(spec=spec):
+            model, inputs = spec.build(device="meta", **LARGEST)
+            torchinfo.summary(model, input_data=inputs, device="meta", verbose=0)
+
+        def view(spec=spec):
+            model, inputs = spec.build(device="meta", **LARGEST)
+            draw_graph(model, input_data=inputs, device="meta", expand_nested=True)
+
+        few = max(5, repeat // 4)
+        t_ours, t_info, t_view = _times(ours, repeat), _times(info, few), _times(view, few)
+        rows.append(dict(key=key, ours_p50=statistics.median(t_ours), ours_p95=_p95(t_ours),
+                         info=statistics.median(t_info), view=statistics.median(t_view)))
+    return rows
+
+
+@contextlib.contextmanager
+def _noop_notes():
+    """Replaces `note` in every block module by a function that only returns its tensor."""
+
+    def noop(tensor, spec, *, zh, en, key=None, **dims):
+        return tensor
+
+    modules = [importlib.import_module(f"fusion_edu.blocks.{name}") for name in BLOCK_MODULES]
+    saved = [m.note for m in modules]
+    for m in modules:
+        m.note = noop
+    try:
+        yield
+    finally:
+        for m, original in zip(modules, saved):
+            m.note = original
+
+
+def _forward_best(model, inputs, rounds: int) -> tuple[float, float]:
+    """Best time of the annotated block and of the same block with no-op notes, interleaved."""
+    best_annotated = best_noop = float("inf")
+    with torch.no_grad():
+        for i in range(rounds):
+            for variant in ((0, 1) if i % 2 == 0 else (1, 0)):
+                ctx = _noop_notes() if variant else contextlib.nullcontext()
+                with ctx:
+                    start = time.perf_counter()
+                    model(*inputs)
+                    elapsed = time.perf_counter() - start
+                if variant:
+                    best_noop = min(best_noop, elapsed)
+                else:
+                    best_annotated = min(best_annotated, elapsed)
+    return best_annotated, best_noop
+
+
+def annotation_rows(rounds: int) -> list[dict]:
+    rows = []
+    for key, spec in BLOCKS.items():
+        for label, (model, inputs) in (("note demo", spec.demo()), ("small", spec.build(B=1, C=16, H=8, W=8))):
+            model.eval()
+            if key in ("gated_fusion", "mfe", "safm") and label == "note demo":
+                model, inputs = spec.build()  # the note's demo is large; use the explorer's defaults
+                model.eval()
+                label = "default"
+            annotated, noop = _forward_best(model, inputs, rounds)
+            rows.append(dict(key=key, size=label, shape=tuple(inputs[0].shape), annotated=annotated, noop=noop))
+    return rows
+
+
+def notebook_rows() -> list[dict]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        error = ""
+        try:
+            NotebookClient(nb, timeout=300, kernel_name="python3",
+                           resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+        except Exception as e:  # noqa: BLE001 - reported in the table
+            error = f"{type(e).__name__}"
+        rows.append(dict(name=path.name, seconds=time.perf_counter() - start, error=error))
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__} ({torch.get_num_threads()} threads); "
+            f"Python {platform.python_version()}; {platform.system()} {platform.release()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=40, help="explorer renders per block")
+    parser.add_argument("--rounds", type=int, default=300, help="interleaved forward passes per block")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip executing the notebooks")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    args = parser.parse_args(argv)
+
+    lines = ["# Benchmark results", "",
+             f"Measured {datetime.date.today().isoformat()} by `make bench` on: {machine()}.", "",
+             "Ratios are measured side by side in one run; absolute times on a shared machine vary.", ""]
+
+    print("explorer update at B=64, C=512, H=W=512 (meta) ...", flush=True)
+    rows = explorer_rows(args.repeat)
+    lines += ["## 1. Explorer update vs torchinfo and torchview (largest slider settings, meta device)", "",
+              "| block | render p50 ms | render p95 ms | torchinfo ms | torchview ms | render / torchinfo | "
+              "goal (≤ 0.5, p95 < 30 ms) |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        ratio = r["ours_p50"] / r["info"]
+        ok = ratio <= 0.5 and r["ours_p95"] < 0.030
+        lines.append(f"| {r['key']} | {r['ours_p50'] * 1e3:.1f} | {r['ours_p95'] * 1e3:.1f} | {r['info'] * 1e3:.1f} | "
+                     f"{r['view'] * 1e3:.1f} | {ratio:.2f} | {'met' if ok else 'MISSED'} |")
+    lines.append("")
+
+    print("annotated blocks vs no-op notes ...", flush=True)
+    torch.set_num_threads(1)
+    rows = annotation_rows(args.rounds)
+    lines += ["## 2. Annotated blocks (no trace active) vs `note` replaced by a no-op", "",
+              f"Best of {args.rounds} interleaved forward passes each, eval mode, 1 thread.", "",
+              "| block | size | input | annotated µs | no-op µs | ratio | goal (≤ 1.02) |",
+              "|---|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        ratio = r["annotated"] / r["noop"]
+        lines.append(f"| {r['key']} | {r['size']} | {r['shape']} | {r['annotated'] * 1e6:.1f} | "
+                     f"{r['noop'] * 1e6:.1f} | {ratio:.3f} | {'met' if ratio <= 1.02 else 'MISSED'} |")
+    lines.append("")
+
+    if not args.no_notebooks:
+        print("notebooks in a fresh kernel ...", flush=True)
+        rows = notebook_rows()
+        lines += ["## 3. Notebooks, each in a fresh kernel, against the 60 s budget", "",
+                  "| notebook | seconds | share of 60 s | result |", "|---|---:|---:|---|"]
+        for r in rows:
+            lines.append(f"| {r['name']} | {r['seconds']:.1f} | {r['seconds'] / 60:.2f} | {r['error'] or 'ok'} |")
+        lines.append("")
+
+    text = "\n".join(lines)
+    print(text)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"written to {os.path.relpath(args.out, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Drive JupyterLab in headless Chromium, as a student would: used by the browser test and `make images`.
+
+`LabServer` starts JupyterLab on 127.0.0.1 with a random token, its own settings, workspace and runtime
+folders (no news popup, no autosave) and a copy of the notebooks, so nothing in the repository changes.
+`open_browser()` starts Debian's Chromium through Playwright (never a browser download).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+# User settings written into the server's own settings folder.
+SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none",
+                                                                   "autoStartDefaultKernel": True},
+}
+
+
+def browser_available() -> str:
+    """'' when Chromium and Playwright are usable, else the reason they are not."""
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Python package playwright is not installed (pip install playwright; never `playwright install`)"
+    return ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabServer:
+    """A JupyterLab server on 127.0.0.1 with a token, serving a temporary copy of `notebooks/`."""
+
+    def __init__(self, notebooks: Path = ROOT / "notebooks"):
+        self.token = secrets.token_hex(16)
+        self.port = _free_port()
+        self.home = Path(tempfile.mkdtemp(prefix="fusion-edu-lab-"))
+        self.root = self.home / "notebooks"
+        shutil.copytree(notebooks, self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        self.process: subprocess.Popen | None = None
+        self.log = self.home / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+    def start(self, timeout: float = 90) -> LabServer:
+        settings = self.home / "settings"
+        for name, values in SETTINGS.items():
+            path = settings / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values), encoding="utf-8")
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(self.home / "config"),
+                   JUPYTER_RUNTIME_DIR=str(self.home / "runtime"), IPYTHONDIR=str(self.home / "ipython"),
+                   JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"),
+                   MPLBACKEND="module://matplotlib_inline.backend_inline")
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.root_dir={self.root}",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={self.token}", f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={self.home / 'workspaces'}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        self.process = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=self.log.open("wb"),
+                                        stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited early:\n{self.log.read_text(errors='replace')[-3000:]}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> LabServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def open_browser(width: int = 1400, height: int = 1000) -> Iterator:
+    """A Playwright page in headless Debian Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+# --------------------------------------------------------------------------- page actions
+
+def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000) -> None:
+    page.goto(server.notebook_url(name), timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    with contextlib.suppress(Exception):  # a kernel picker shows when the preferred kernel does not start itself
+        page.click(".jp-Dialog .jp-mod-accept", timeout=3_000)
+    wait_for_kernel_idle(page, timeout_ms)
+
+
+def wait_for_kernel_idle(page, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+        " return s && s.getAttribute('data-status') === 'idle'; }", timeout=timeout_ms)
+
+
+def run_all_cells(page, timeout_ms: int = 240_000) -> None:
+    """Run > Run All Cells, then wait until no cell is queued or running and the kernel is idle."""
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    page.wait_for_function(
+        "() => { const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
+        " return prompts.length > 0 && prompts.every(p => !p.textContent.includes('*'))"
+        " && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }", timeout=timeout_ms)
+    wait_for_kernel_idle(page, timeout_ms)
+
+
+def error_cells(page) -> list[int]:
+    """Indices of code cells that show an error output."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map((c, i) => [c, i])"
+        ".filter(([c]) => c.classList.contains('jp-CodeCell')"
+        " && c.querySelector('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]"
+        " .jp-RenderedText, [data-mime-type=\"application/vnd.jupyter.error\"]'))"
+        ".map(([c, i]) => i)")
+
+
+def explorer_text(page, index: int = 0) -> str:
+    return page.locator(".fusion-edu-explorer").nth(index).inner_text()
+
+
+def set_first_slider(page, value: int, index: int = 0) -> None:
+    """Types a value into the first slider's readout of explorer `index` (keyboard only) and presses Enter."""
+    explorer = page.locator(".fusion-edu-explorer").nth(index)
+    readout = explorer.locator(".widget-readout").first
+    readout.scroll_into_view_if_needed()
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def set_slider(page, name: str, value: int, index: int = 0) -> None:
+    """Types a value into the readout of the explorer slider whose description is `name`."""
+    explorer = page.locator(".fusion-edu-explorer").nth(index)
+    slider = explorer.locator(".widget-slider", has=page.locator(f"label:text-is('{name}')"))
+    readout = slider.locator(".widget-readout").first
+    readout.scroll_into_view_if_needed()
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def press_on_slider(page, name: str, key: str, index: int = 0) -> None:
+    """Focuses the handle of slider `name` (e.g. a SelectionSlider) and presses `key` (Home, End, ArrowRight)."""
+    explorer = page.locator(".fusion-edu-explorer").nth(index)
+    slider = explorer.locator(".widget-slider", has=page.locator(f"label:text-is('{name}')"))
+    handle = slider.locator(".noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press(key)
