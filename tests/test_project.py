@@ -67,3 +67,20 @@ def test_makefile_pins_torch_before_the_project_and_serves_on_localhost_with_a_t
     assert make.index("torch==") < make.index("-e '.[dev]'")
     assert "--ServerApp.ip=127.0.0.1" in make and "--IdentityProvider.token=" in make
     assert "--allow-root" in make and 'id -u' in make
+
+
+def test_every_image_the_readme_and_notebooks_show_exists():
+    texts = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        texts[path.name] = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    referenced = 0
+    for name, text in texts.items():
+        base = ROOT if name == "README.md" else ROOT / "notebooks"
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)|<img[^>]+src=\"([^\"]+)\"", text):
+            target = next(t for t in target if t)
+            if target.startswith(("http://", "https://", "data:", "attachment:")):
+                continue
+            referenced += 1
+            assert (base / target).is_file(), f"{name} shows {target}, which does not exist"
+    assert referenced >= 9  # the README's explorer screenshot, one graph and seven training figures
