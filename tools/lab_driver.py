@@ -161,12 +161,12 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
 
 
 def error_cells(page) -> list[int]:
-    """Indices of code cells that show an error output."""
+    """Indices of cells that show an exception (a traceback), not merely text on stderr such as a progress bar."""
     return page.evaluate(
         "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map((c, i) => [c, i])"
-        ".filter(([c]) => c.classList.contains('jp-CodeCell')"
-        " && c.querySelector('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]"
-        " .jp-RenderedText, [data-mime-type=\"application/vnd.jupyter.error\"]'))"
+        ".filter(([c]) => c.classList.contains('jp-CodeCell') && [...c.querySelectorAll("
+        "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
+        ".some(o => o.textContent.includes('Traceback (most recent call last)')))"
         ".map(([c, i]) => i)")
 
 
