@@ -50,8 +50,14 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    with lab.open_browser() as p:
+def browser(server):
+    with lab.open_chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    with lab.new_page(browser) as p:
         yield p
 
 

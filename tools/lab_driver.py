@@ -70,7 +70,7 @@ class LabServer:
         return f"http://127.0.0.1:{self.port}"
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"  # reset: no tabs restored from before
 
     def start(self, timeout: float = 90) -> LabServer:
         settings = self.home / "settings"
@@ -120,17 +120,33 @@ class LabServer:
 
 
 @contextlib.contextmanager
-def open_browser(width: int = 1400, height: int = 1000) -> Iterator:
-    """A Playwright page in headless Debian Chromium."""
+def open_chromium() -> Iterator:
+    """Headless Debian Chromium through Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": width, "height": height})
-            yield context.new_page()
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def new_page(browser, width: int = 1400, height: int = 1000) -> Iterator:
+    """A fresh page (its own context), so one notebook's tabs never leak into the next."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
+def open_browser(width: int = 1400, height: int = 1000) -> Iterator:
+    """A Playwright page in headless Debian Chromium."""
+    with open_chromium() as browser, new_page(browser, width, height) as page:
+        yield page
 
 
 # --------------------------------------------------------------------------- page actions
