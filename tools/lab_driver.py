@@ -70,7 +70,9 @@ class LabServer:
         return f"http://127.0.0.1:{self.port}"
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"  # reset: no tabs restored from before
+        # A workspace of its own per notebook, so no tab of an earlier notebook is restored next to it.
+        workspace = "nb-" + "".join(ch if ch.isalnum() else "-" for ch in name)
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
 
     def start(self, timeout: float = 90) -> LabServer:
         settings = self.home / "settings"
