@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	@command -v dot >/dev/null 2>&1 || echo "hint: Graphviz 'dot' not found, so graphs show as tables. Install it: sudo apt-get install graphviz | brew install graphviz | conda install -c conda-forge graphviz"
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo "JupyterLab: open http://127.0.0.1:8888/lab?token=$$token (or the next free port that it prints)"; \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 \
-		--IdentityProvider.token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))') $(ROOT_FLAG)
+		--IdentityProvider.token=$$token $(ROOT_FLAG)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fusion_edu tests benchmarks tools
