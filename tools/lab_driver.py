@@ -192,27 +192,25 @@ def explorer_text(page, index: int = 0) -> str:
     return page.locator(".fusion-edu-explorer").nth(index).inner_text()
 
 
-def set_first_slider(page, value: int, index: int = 0) -> None:
-    """Types a value into the first slider's readout of explorer `index` (keyboard only) and presses Enter."""
-    explorer = page.locator(".fusion-edu-explorer").nth(index)
-    readout = explorer.locator(".widget-readout").first
+def _type_into(page, readout, value: int) -> None:
     readout.scroll_into_view_if_needed()
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(str(value))
     page.keyboard.press("Enter")
+
+
+def set_first_slider(page, value: int, index: int = 0) -> None:
+    """Types a value into the first slider's readout of explorer `index` (keyboard only) and presses Enter."""
+    explorer = page.locator(".fusion-edu-explorer").nth(index)
+    _type_into(page, explorer.locator(".widget-readout").first, value)
 
 
 def set_slider(page, name: str, value: int, index: int = 0) -> None:
     """Types a value into the readout of the explorer slider whose description is `name`."""
     explorer = page.locator(".fusion-edu-explorer").nth(index)
     slider = explorer.locator(".widget-slider", has=page.locator(f"label:text-is('{name}')"))
-    readout = slider.locator(".widget-readout").first
-    readout.scroll_into_view_if_needed()
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(str(value))
-    page.keyboard.press("Enter")
+    _type_into(page, slider.locator(".widget-readout").first, value)
 
 
 def press_on_slider(page, name: str, key: str, index: int = 0) -> None:
