@@ -10,15 +10,15 @@ BatchNorm costs about 3 ms, a ReLU or a broadcast add 0.2-0.5 ms, whatever the t
 rendering, `_ShapeOnlyMode` answers the pointwise ops, reductions, BatchNorm, addmm and convs that
 are slow on meta with an empty tensor of the right shape, dtype and strides (falling back to the
 real kernel for anything unusual), and the meta module is cached by its constructor kwargs.
-FLOP-bearing ops reach `FlopCounterMode` first and are answered (addmm, plain convolutions) only
-after being counted, so FLOP counts are exact.
-``render(..., fast=False)`` runs every real kernel; tests check that both give the same page and
-that every shape-only answer equals the real kernel's shape, dtype and strides.
+FLOP-bearing ops are counted with `FlopCounterMode`'s own formulas before they are answered
+(addmm, plain convolutions), so FLOP counts are exact.
+``render(..., fast=False)`` runs every real kernel under `FlopCounterMode`; tests check that both
+give the same page and FLOPs, and that every shape-only answer equals the real kernel's shape,
+dtype and strides.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 from dataclasses import dataclass, field
@@ -53,7 +53,7 @@ class Rendered:
         ok: True when the block ran and every traced shape matched its annotation.
         trace: The shape trace, or None when the setting is invalid.
         params: Number of parameters of the block built for this setting (0 when invalid).
-        flops: FLOPs of one forward pass, counted by `torch.utils.flop_counter.FlopCounterMode`
+        flops: FLOPs of one forward pass, counted with the formulas of `torch.utils.flop_counter`
             (convolutions and matrix products; one multiply-add counts as 2 FLOPs).
         error: The block's own message for an invalid setting ('' when valid), in `lang`.
         html: The full HTML the explorer displays.
@@ -110,15 +110,14 @@ def render(key: str, *, lang: str = "both", fast: bool = True, **values: Any) ->
         kwargs, shapes = spec.make(**merged)
         module, params = _meta_module(spec.key, _freeze(kwargs))
         inputs = [torch.empty(s, device="meta") for s in shapes]
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(torch.no_grad())
-            if fast:
-                stack.enter_context(_ShapeOnlyMode(flop_ops=True))
-            counter = stack.enter_context(FlopCounterMode(display=False))
-            if fast:
-                stack.enter_context(_ShapeOnlyMode())
-            result = trace(module, *inputs, strict=False, lang=lang)
-        flops = counter.get_total_flops()
+        if fast:
+            with torch.no_grad(), _ShapeOnlyMode(count_flops=True) as mode:
+                result = trace(module, *inputs, strict=False, lang=lang)
+            flops = mode.flops
+        else:
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                result = trace(module, *inputs, strict=False, lang=lang)
+            flops = counter.get_total_flops()
     except (ValueError, TypeError) as e:
         return _failed(key, spec, values, lang, e)
     except Exception as e:  # noqa: BLE001 - the widget must show every failure instead of a traceback
@@ -250,6 +249,23 @@ def _shape_only(func: Any, args: tuple, kwargs: dict) -> Any:
     return NotImplemented
 
 
+def _as_shapes(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.shape
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_shapes(v) for v in value)
+    return value
+
+
+def _flops(func: Any, args: tuple, kwargs: dict, out: Any) -> int:
+    """`FlopCounterMode`'s count for one op: its registered formula, applied to the shapes."""
+    formula = flop_registry[func._overloadpacket]
+    inner = getattr(formula, "__wrapped__", None)  # the formula on shapes, under torch's tree-mapping wrapper
+    if inner is None:
+        return formula(*args, **kwargs, out_val=out)
+    return inner(*_as_shapes(args), **{k: _as_shapes(v) for k, v in kwargs.items()}, out_shape=_as_shapes(out))
+
+
 class _ShapeOnlyMode(TorchDispatchMode):
     """Answers pointwise ops, cat, mean, BatchNorm, addmm and conv on contiguous meta tensors with empty results.
 
@@ -257,24 +273,29 @@ class _ShapeOnlyMode(TorchDispatchMode):
     broadcast (or reduced) shape has the same shape, dtype and strides as the real meta kernel's
     output; anything else (views with odd strides, integer dtypes, ``out=``) runs the real kernel.
 
-    `render` stacks it around `FlopCounterMode`: the inner instance sends ops with a FLOP formula
-    on to the counter and runs the others past it (the counter would decompose FLOP-free ops such
-    as nearest upsampling into slow index arithmetic on meta); the outer one (``flop_ops=True``)
-    receives the counted ops and answers addmm (whose meta kernel is a slow Python decomposition)
-    and plain 2-D convolutions.
+    With ``count_flops=True`` (what `render` uses) it also counts FLOPs itself with the formulas
+    of `torch.utils.flop_counter.flop_registry`, the ones `FlopCounterMode` applies, and answers
+    addmm (whose meta kernel is a slow Python decomposition) and plain 2-D convolutions after
+    counting them; `FlopCounterMode` adds a module tracker and pytree work per op that cost more
+    than the forward pass itself here. Tests check that both counts agree.
+    With ``count_flops=False`` ops with a FLOP formula go on unanswered, to an enclosing
+    `FlopCounterMode` (``flop_ops=True`` answers them too, for an instance stacked outside one).
     With ``check=True`` it also runs every real kernel it answers for and records differences.
     """
 
-    def __init__(self, check: bool = False, flop_ops: bool = False):
+    def __init__(self, check: bool = False, flop_ops: bool = False, count_flops: bool = False):
         super().__init__()
         self.check = check
-        self.flop_ops = flop_ops
+        self.flop_ops = flop_ops or count_flops
+        self.count_flops = count_flops
+        self.flops = 0  # with count_flops=True: FLOPs of the ops seen so far
         self.answered: list[str] = []  # with check=True: the ops answered shape-only
         self.mismatches: list[str] = []  # with check=True: where a shape-only answer differs from the kernel
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if not self.flop_ops and func._overloadpacket in flop_registry:
+        counted = func._overloadpacket in flop_registry
+        if counted and not self.flop_ops:
             return func(*args, **kwargs)  # on to FlopCounterMode, which counts it
         try:
             answer = _shape_only(func, args, kwargs)
@@ -282,12 +303,15 @@ class _ShapeOnlyMode(TorchDispatchMode):
             answer = NotImplemented
         with torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEYS):
             if answer is NotImplemented:
-                return func(*args, **kwargs)
-            shapes, dtype = answer
-            out = [torch.empty(shape, dtype=dtype, device="meta") for shape in shapes]
-            out = out[0] if len(out) == 1 else tuple(out)
-            if self.check:
-                self._compare(func, out, func(*args, **kwargs))
+                out = func(*args, **kwargs)
+            else:
+                shapes, dtype = answer
+                out = [torch.empty(shape, dtype=dtype, device="meta") for shape in shapes]
+                out = out[0] if len(out) == 1 else tuple(out)
+                if self.check:
+                    self._compare(func, out, func(*args, **kwargs))
+        if counted and self.count_flops:
+            self.flops += _flops(func, args, kwargs, out)
         return out
 
     def _compare(self, func: Any, fast: Any, real: Any) -> None:

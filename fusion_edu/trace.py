@@ -201,9 +201,7 @@ class _Recorder:
         scope = self.stack[-1] if self.stack else _Scope("", "?")
         shape = tuple(tensor.shape)
         problem = match_spec(spec, shape, scope.bindings, dims)
-        filename = frame.f_code.co_filename
-        if filename.startswith(_PACKAGE_DIR):
-            filename = os.path.relpath(filename, _PACKAGE_DIR).replace(os.sep, "/")
+        filename = _short_name(frame.f_code.co_filename)
         row = Step(len(self.rows) + 1, scope.path, scope.block, zh, en, spec, shape,
                    filename, frame.f_lineno, key, not problem, problem)
         self.rows.append(row)
@@ -214,6 +212,14 @@ class _Recorder:
                              f"; got shape {row.concrete} at {row.line}: {problem}.")
         if key is not None and self.keep:
             self.tensors[f"{scope.path}.{key}" if scope.path else key] = tensor.detach()
+
+
+@functools.lru_cache(maxsize=256)
+def _short_name(filename: str) -> str:
+    """A file inside the package as ``blocks/safm.py``; any other file unchanged."""
+    if filename.startswith(_PACKAGE_DIR):
+        return os.path.relpath(filename, _PACKAGE_DIR).replace(os.sep, "/")
+    return filename
 
 
 class Trace:

@@ -230,6 +230,14 @@ def test_render_gives_html_or_the_message():
     assert not bad.ok and "ChannelAdapter(8, 16)" in bad.error and "通道数" in bad.error
 
 
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_render_counts_the_same_flops_as_pytorchs_counter_on_real_tensors(name):
+    shown = render(name, C=16, H=12, W=12)
+    row = compare([name], C=16, H=12, W=12, repeats=1, warmup=0).rows[0]
+    assert shown.ok and not row["error"]
+    assert shown.flops == row["flops"] > 0 and shown.params == row["params"]
+
+
 @pytest.mark.parametrize("build,match", [
     (lambda: Series(SAFM(8), MFEBlock(16, [2, 4, 8])),
      r"Series: the channels that part 'safm' gives must be the channels part 'mfe' takes; got safm out=8, mfe in=16\. "

@@ -1,6 +1,6 @@
 """Measuring remixes: which parameters a variant adds or removes, and a params / FLOPs / latency table.
 
-FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode`: convolutions and matrix products
+FLOPs are counted with `torch.utils.flop_counter` formulas: convolutions and matrix products
 only, one multiply-add = 2 FLOPs. Pooling, softmax and element-wise ops count 0, so two variants
 that differ only there (SAFM max vs average pooling) have the same FLOPs. Latency is the median
 of a few CPU runs after a warm-up: good for a teaching table, not a benchmark.
@@ -340,9 +340,9 @@ def render(item: Any, *, lang: str = "both", B: int = 1, C: int = 32, H: int = 3
         recipe: Recipe = as_recipe(item)
         name = recipe.name
         module, inputs = recipe.build(device="meta", **dims)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter, explore._ShapeOnlyMode():
+        with torch.no_grad(), explore._ShapeOnlyMode(count_flops=True) as mode:
             result = trace(module, *inputs, strict=False, lang=lang)
-        flops, params = counter.get_total_flops(), count(module)
+        flops, params = mode.flops, count(module)
     except (ValueError, TypeError) as e:
         text = message(e, lang)
         page = _head(name, None, lang) + explore._box(lang, "设置无效", "Invalid setting", text)
