@@ -27,11 +27,11 @@ from fusion_edu.learn.figures import loss_curve  # noqa: E402
 from fusion_edu.learn.reference import StandardCBAM  # noqa: E402
 
 # Shortened runs for the tests (the demos' own counts are in DEMOS[key].steps).
-SHORT = {"gated_fusion": 300, "msf": 150, "mfe": 120, "safm": 300, "osra": 200, "msaa": 150, "cbam_joint": 300}
+SHORT = {"gated_fusion": 300, "msf": 150, "mfe": 120, "safm": 300, "osra": 250, "msaa": 150, "cbam_joint": 300}
 
 MAKERS = {
-    "sensor_pair": (ds.sensor_pair, {"a": (3, 1, 32, 32), "b": (3, 1, 32, 32), "clean": (3, 1, 32, 32),
-                                     "mask": (3, 1, 32, 32)}),
+    "sensor_pair": (ds.sensor_pair, {"a": (3, 1, 24, 24), "b": (3, 1, 24, 24), "clean": (3, 1, 24, 24),
+                                     "mask": (3, 1, 24, 24)}),
     "stripe_inputs": (ds.stripe_inputs, {"xs": (4, 3, 8, 16, 16), "label": (3,)}),
     "dot_counts": (ds.dot_counts, {"x": (3, 1, 32, 32), "target": (3, 1, 32, 32)}),
     "shape_edges": (ds.shape_edges, {"x": (3, 1, 32, 32), "edges": (3, 1, 32, 32)}),
@@ -48,8 +48,12 @@ def results():
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _no_global_state(monkeypatch):
+    """Figures never call plt.show() nor change rcParams; close them after each test."""
+    before = dict(matplotlib.rcParams)
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("figures must not call plt.show()"))
     yield
+    assert dict(matplotlib.rcParams) == before
     plt.close("all")
 
 
@@ -110,9 +114,9 @@ def test_fit_reduces_the_loss_and_returns_one_value_per_step():
     model = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
     w = torch.tensor([[1.0], [-2.0], [0.5]])
     data = iter(lambda: torch.randn(32, 3), None)
-    losses = fit(model, data, 200, 1e-2, lambda m, x: ((m(x) - x @ w) ** 2).mean(), progress=False)
-    assert len(losses) == 200 and all(isinstance(v, float) for v in losses)
-    assert sum(losses[-20:]) / 20 < 0.05 * sum(losses[:20]) / 20
+    losses = fit(model, data, 150, 2e-2, lambda m, x: ((m(x) - x @ w) ** 2).mean(), progress=False)
+    assert len(losses) == 150 and all(isinstance(v, float) for v in losses)
+    assert sum(losses[-15:]) / 15 < 0.05 * sum(losses[:15]) / 15
     assert not model.training  # eval mode after training
 
 
@@ -185,7 +189,7 @@ def test_before_training_the_read_outs_show_no_mechanism(results):
 
 def test_gated_fusion_gate_recovers_the_clean_sensor(results):
     after = results["gated_fusion"].after
-    assert after["gate_r"] > 0.6 and after["gate_contrast"] > 0.15
+    assert after["gate_r"] > 0.75 and after["gate_contrast"] > 0.25
     assert after["mse"] < 0.2 * after["mse_average"]
 
 
@@ -207,12 +211,12 @@ def test_mfe_widens_its_receptive_field_only_when_the_task_needs_it(results):
 
 def test_safm_modulation_lines_up_with_edges(results):
     after = results["safm"].after
-    assert after["edge_r"] > 0.25 and after["edge_ratio"] > 1.2
+    assert after["edge_r"] > 0.3 and after["edge_ratio"] > 1.2
 
 
 def test_osra_attention_finds_the_marker(results):
     after = results["osra"].after
-    assert after["marker_mass"] > 0.25 > 5 * after["uniform_mass"]
+    assert after["marker_mass"] > 0.3 > 5 * after["uniform_mass"]
     assert after["accuracy"] > 0.9
 
 
@@ -268,4 +272,8 @@ def test_osra_cost_and_a_tiny_sweep():
     sweep = osra_sweep(ratios=(2, 4), steps=2, progress=False)
     assert [row["sr_ratio"] for row in sweep.rows] == [2, 4] and set(sweep.results) == {2, 4}
     assert "sr" in sweep.to_text() and "<table>" in sweep._repr_html_()
+    assert isinstance(sweep.figure(), Figure)
+    # a row added by hand (e.g. from run_demo("osra")) may lack the timing columns
+    sweep.rows.append({**osra_cost(1), "accuracy": 1.0, "marker_mass": 0.5, "uniform_mass": 0.004})
+    assert "-</td>" in sweep._repr_html_() and "nan" in sweep.to_text()
     assert isinstance(sweep.figure(), Figure)

@@ -41,7 +41,7 @@ def _grid(size: int) -> tuple[Tensor, Tensor]:
     return coords.view(1, size, 1), coords.view(1, 1, size)
 
 
-def sensor_pair(n: int, generator: torch.Generator, size: int = 32, noise: float = 1.0) -> Batch:
+def sensor_pair(n: int, generator: torch.Generator, size: int = 24, noise: float = 1.0) -> Batch:
     """Two noisy copies of one smooth signal; each is clean exactly where the other is noisy.
 
     A random grid of 8x8-pixel cells decides, cell by cell, which sensor is clean. Averaging
@@ -206,7 +206,7 @@ def batches(make: Callable[..., Batch], batch_size: int, seed: int = 0, **kwargs
     Example:
         >>> stream = batches(sensor_pair, 2, seed=0)
         >>> next(stream)["a"].shape
-        torch.Size([2, 1, 32, 32])
+        torch.Size([2, 1, 24, 24])
     """
     generator = torch.Generator().manual_seed(seed)
     while True:

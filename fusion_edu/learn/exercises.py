@@ -452,10 +452,10 @@ def _gated() -> list[Exercise]:
                  axes=("B", "H", "W", "C")),
         Exercise("gated_fusion", "float",
                  "若门控处处 z = 0.5（训练前差不多就是这样），输出就是 (A+B)/2。在训练 demo 的数据里，"
-                 "这个输出与干净信号的均方误差（MSE）大约是多少？（每个传感器在一半的格子里加了标准差 1 的噪声）",
+                 "这个输出与干净信号的均方误差（MSE）大约是多少？（在每个位置，恰好有一个传感器带有标准差 1 的噪声）",
                  "If z = 0.5 everywhere (roughly the untrained state), the output is (A+B)/2. On the training "
-                 "demo's data, what is its mean squared error to the clean signal? (Each sensor has noise of std 1 "
-                 "on half of the cells.)",
+                 "demo's data, what is its mean squared error to the clean signal? (At every position exactly one "
+                 "sensor carries noise of std 1.)",
                  _gated_average_mse,
                  "≈ {answer}：每个像素只有一个传感器有噪声（方差 1），平均后噪声减半，方差变为 1/4。"
                  "只有按位置选择的门才能把误差降到接近 0。",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +25,9 @@ from matplotlib.patches import Circle, Rectangle
 from torch import Tensor
 
 from ..errors import value_error
+
+if TYPE_CHECKING:
+    from .demos import DemoResult, OSRASweep
 
 __all__ = ["demo_figure", "gated_figure", "msf_figure", "mfe_figure", "safm_figure", "osra_figure", "msaa_figure",
            "cbam_figure", "osra_sweep_figure", "loss_curve"]
@@ -91,12 +94,13 @@ def _examples(result: Any, n: int) -> list[int]:
 
 # --------------------------------------------------------------------------- one figure per demo
 
-def gated_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
+def gated_figure(result: DemoResult, fig: Fig | None = None, examples: int = 2) -> Fig:
     """Sensors A and B, the mask 'A is clean', the gate z (mean over C) before and after, the output."""
-    rows = _examples(result, examples)
-    fig = _new_figure(fig, (11, 2.1 * len(rows) + 0.6))
-    axes = fig.subplots(len(rows), 6, squeeze=False)
     b = result.batch
+    balance = (b["mask"].mean(dim=(1, 2, 3)) - 0.5).abs()  # show images where both sensors matter
+    rows = balance.argsort()[:examples].tolist()
+    fig = _new_figure(fig, (12.5, 2.1 * len(rows) + 0.6))
+    axes = fig.subplots(len(rows), 7, squeeze=False)
     for r, i in enumerate(rows):
         first = r == 0
         signal = dict(cmap="gray", vmin=-3, vmax=3)
@@ -108,13 +112,14 @@ def gated_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
         z = _image(axes[r, 4], result.maps_after["z"][i], "gate z, after" if first else "", cmap=MIX_CMAP, vmin=0,
                    vmax=1)
         _image(axes[r, 5], result.maps_after["out"][i], "output, after" if first else "", **signal)
+        _image(axes[r, 6], b["clean"][i, 0], "clean signal (target)" if first else "", **signal)
     _colorbar(fig, z, axes[:, 2:5], "z (1 = trust A, 0 = trust B)")
     fig.suptitle(f"Gated fusion: the gate learns where each sensor is clean  (r {_arrow(result, 'gate_r')}, "
                  f"contrast {_arrow(result, 'gate_contrast')})", fontsize=10)
     return fig
 
 
-def msf_figure(result: Any, fig: Fig | None = None) -> Fig:
+def msf_figure(result: DemoResult, fig: Fig | None = None) -> Fig:
     """Mean weight per input before/after for the note's softmax(sigmoid) and plain softmax, plus C x 4 maps."""
     fig = _new_figure(fig, (11, 3.4))
     ax_bar, ax_note, ax_soft = fig.subplots(1, 3, width_ratios=[1.6, 1, 1])
@@ -146,7 +151,7 @@ def msf_figure(result: Any, fig: Fig | None = None) -> Fig:
     return fig
 
 
-def mfe_figure(result: Any, fig: Fig | None = None) -> Fig:
+def mfe_figure(result: DemoResult, fig: Fig | None = None) -> Fig:
     """Effective receptive field before/after (radius-10 task) and after the control, plus branch weights."""
     fig = _new_figure(fig, (12, 3.3))
     axes = fig.subplots(1, 4, width_ratios=[1, 1, 1, 1.4])
@@ -178,7 +183,7 @@ def mfe_figure(result: Any, fig: Fig | None = None) -> Fig:
     return fig
 
 
-def safm_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
+def safm_figure(result: DemoResult, fig: Fig | None = None, examples: int = 2) -> Fig:
     """Input, target edges, mean |M| before and after (one shared scale), output."""
     rows = _examples(result, examples)
     fig = _new_figure(fig, (10, 2.1 * len(rows) + 0.6))
@@ -202,7 +207,7 @@ def safm_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
     return fig
 
 
-def osra_figure(result: Any, fig: Fig | None = None, examples: int = 3) -> Fig:
+def osra_figure(result: DemoResult, fig: Fig | None = None, examples: int = 3) -> Fig:
     """Input with the marker, and the attention on the reduced key grid (mean over heads and queries)."""
     rows = _examples(result, examples)
     fig = _new_figure(fig, (7.5, 2.2 * len(rows) + 0.6))
@@ -223,7 +228,7 @@ def osra_figure(result: Any, fig: Fig | None = None, examples: int = 3) -> Fig:
     return fig
 
 
-def msaa_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
+def msaa_figure(result: DemoResult, fig: Fig | None = None, examples: int = 2) -> Fig:
     """Input, object mask, spatial gate Sa before and after (0..1), cut-out output."""
     rows = _examples(result, examples)
     fig = _new_figure(fig, (10, 2.1 * len(rows) + 0.6))
@@ -244,7 +249,7 @@ def msaa_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
     return fig
 
 
-def cbam_figure(result: Any, fig: Fig | None = None, examples: int = 2) -> Fig:
+def cbam_figure(result: DemoResult, fig: Fig | None = None, examples: int = 2) -> Fig:
     """Joint-MLP spatial weight before/after; then a larger input: the joint block's error vs standard CBAM."""
     rows = _examples(result, examples)
     fig = _new_figure(fig, (11, 2.2 * (len(rows) + 1) + 0.6))
@@ -287,26 +292,29 @@ _FIGURES = {"gated_fusion": gated_figure, "msf": msf_figure, "mfe": mfe_figure, 
             "osra": osra_figure, "msaa": msaa_figure, "cbam_joint": cbam_figure}
 
 
-def demo_figure(result: Any, fig: Fig | None = None) -> Fig:
+def demo_figure(result: DemoResult, fig: Fig | None = None) -> Fig:
     """The before/after figure for any `DemoResult` (dispatches on ``result.key``)."""
     if result.key not in _FIGURES:
         raise value_error("demo_figure", f"result.key must be one of {list(_FIGURES)}", {"key": result.key})
     return _FIGURES[result.key](result, fig=fig)
 
 
-def osra_sweep_figure(sweep: Any, fig: Fig | None = None) -> Fig:
+def osra_sweep_figure(sweep: OSRASweep, fig: Fig | None = None) -> Fig:
     """OSRA at sr_ratio 1, 2, 4: the attention size (log scale) against accuracy and marker mass."""
     fig = _new_figure(fig, (9, 3.2))
     ax_cost, ax_quality = fig.subplots(1, 2)
     labels = [f"sr={r['sr_ratio']}\n{r['keys']} keys" for r in sweep.rows]
     pos = np.arange(len(labels))
-    ax_cost.bar(pos, [r["attn_entries"] for r in sweep.rows], color=BEFORE)
+    entries = [r["attn_entries"] for r in sweep.rows]
+    ax_cost.bar(pos, entries, color=BEFORE)
     ax_cost.set_yscale("log")
+    ax_cost.set_ylim(min(entries) / 4, max(entries) * 8)
     ax_cost.set_xticks(pos, labels, fontsize=8)
-    ax_cost.set_title("attention entries per head and image (16x16 input)", fontsize=_TITLE)
+    ax_cost.set_title("cost: attention entries per head and image (16x16 input)", fontsize=_TITLE)
     for p, r in zip(pos, sweep.rows):
-        ax_cost.text(p, r["attn_entries"], f"{r['attn_entries']:,}\n{r['mflops']:.1f} MFLOPs", ha="center",
-                     va="bottom", fontsize=7)
+        timing = f"\n{r['ms_per_step']:.0f} ms/step" if "ms_per_step" in r else ""
+        ax_cost.text(p, r["attn_entries"] * 1.15, f"{r['attn_entries']:,} entries\n{r['mflops']:.1f} MFLOPs{timing}",
+                     ha="center", va="bottom", fontsize=7)
     width = 0.35
     ax_quality.bar(pos - width / 2, [r["accuracy"] for r in sweep.rows], width, color=AFTER, label="pixel accuracy")
     ax_quality.bar(pos + width / 2, [r["marker_mass"] for r in sweep.rows], width, color=AFTER2,
@@ -314,14 +322,15 @@ def osra_sweep_figure(sweep: Any, fig: Fig | None = None) -> Fig:
     ax_quality.scatter(pos + width / 2, [r["uniform_mass"] for r in sweep.rows], color="k", marker="_", s=200,
                        label="uniform attention", zorder=3)
     ax_quality.set_xticks(pos, labels, fontsize=8)
-    ax_quality.set_ylim(0, 1.05)
-    ax_quality.legend(fontsize=7, loc="lower right")
-    ax_quality.set_title("after training", fontsize=_TITLE)
+    ax_quality.set_ylim(0, 1.4)
+    ax_quality.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax_quality.legend(fontsize=7, loc="upper center", ncol=2)
+    ax_quality.set_title("quality after training", fontsize=_TITLE)
     fig.suptitle("OSRA: a coarser key grid costs far less attention and still finds the marker", fontsize=10)
     return fig
 
 
-def loss_curve(result: Any, ax: Axes | None = None) -> Axes:
+def loss_curve(result: DemoResult, ax: Axes | None = None) -> Axes:
     """The training loss of every model the demo trained (log scale)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3), layout="constrained")
