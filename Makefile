@@ -3,6 +3,7 @@
 # make browser - every notebook in JupyterLab in headless Chromium (needs Debian's chromium)
 # make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
 # make images - regenerate the pictures in images/
+# make seeds - every training demo over 8 seeds, written to benchmarks/DEMO_SEEDS.md
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ TORCH := torch==2.13.0
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
-.PHONY: lab test unit notebooks lint browser bench images clean
+.PHONY: lab test unit notebooks lint browser bench seeds images clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
@@ -50,6 +51,9 @@ browser: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+seeds: $(STAMP)
+	$(PY) benchmarks/demo_seeds.py
 
 images: $(STAMP)
 	$(PY) tools/make_images.py
