@@ -84,3 +84,11 @@ def test_every_image_the_readme_and_notebooks_show_exists():
             referenced += 1
             assert (base / target).is_file(), f"{name} shows {target}, which does not exist"
     assert referenced >= 9  # the README's explorer screenshot, one graph and seven training figures
+
+
+def test_every_file_the_readme_links_to_exists():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = [t for t in re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)", text) if not t.startswith(("http", "#"))]
+    assert len(links) >= 11  # nine notebooks and the two benchmark results
+    missing = [t for t in links if not (ROOT / t).is_file()]
+    assert not missing, f"README links to missing files: {missing}"
