@@ -273,20 +273,18 @@ class _ShapeOnlyMode(TorchDispatchMode):
     broadcast (or reduced) shape has the same shape, dtype and strides as the real meta kernel's
     output; anything else (views with odd strides, integer dtypes, ``out=``) runs the real kernel.
 
-    With ``count_flops=True`` (what `render` uses) it also counts FLOPs itself with the formulas
-    of `torch.utils.flop_counter.flop_registry`, the ones `FlopCounterMode` applies, and answers
-    addmm (whose meta kernel is a slow Python decomposition) and plain 2-D convolutions after
-    counting them; `FlopCounterMode` adds a module tracker and pytree work per op that cost more
-    than the forward pass itself here. Tests check that both counts agree.
-    With ``count_flops=False`` ops with a FLOP formula go on unanswered, to an enclosing
-    `FlopCounterMode` (``flop_ops=True`` answers them too, for an instance stacked outside one).
+    addmm's meta kernel is a slow Python decomposition, so answering it matters most.
+
+    With ``count_flops=True`` (what `render` uses) it also counts FLOPs with the formulas of
+    `torch.utils.flop_counter.flop_registry`, the ones `FlopCounterMode` applies; a stacked
+    `FlopCounterMode` would add a module tracker and pytree work per op that cost more than the
+    forward pass itself here. Tests check that both counts agree.
     With ``check=True`` it also runs every real kernel it answers for and records differences.
     """
 
-    def __init__(self, check: bool = False, flop_ops: bool = False, count_flops: bool = False):
+    def __init__(self, check: bool = False, count_flops: bool = False):
         super().__init__()
         self.check = check
-        self.flop_ops = flop_ops or count_flops
         self.count_flops = count_flops
         self.flops = 0  # with count_flops=True: FLOPs of the ops seen so far
         self.answered: list[str] = []  # with check=True: the ops answered shape-only
@@ -294,9 +292,6 @@ class _ShapeOnlyMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        counted = func._overloadpacket in flop_registry
-        if counted and not self.flop_ops:
-            return func(*args, **kwargs)  # on to FlopCounterMode, which counts it
         try:
             answer = _shape_only(func, args, kwargs)
         except Exception:  # noqa: BLE001 - let the real kernel raise its own error
@@ -310,7 +305,7 @@ class _ShapeOnlyMode(TorchDispatchMode):
                 out = out[0] if len(out) == 1 else tuple(out)
                 if self.check:
                     self._compare(func, out, func(*args, **kwargs))
-        if counted and self.count_flops:
+        if self.count_flops and func._overloadpacket in flop_registry:
             self.flops += _flops(func, args, kwargs, out)
         return out
 

@@ -818,6 +818,13 @@ class OSRASweep:
     rows: list[dict[str, Any]]
     results: dict[int, DemoResult]
 
+    def add(self, result: DemoResult) -> None:
+        """Adds a trained OSRA demo (e.g. the notebook's own `run_demo("osra")` run) as the row of its sr_ratio."""
+        sr = result.model.block.sr_ratio
+        self.results[sr] = result
+        self.rows = sorted([r for r in self.rows if r["sr_ratio"] != sr] + [_sweep_row(sr, result)],
+                           key=lambda r: r["sr_ratio"])
+
     def _filled(self) -> list[dict[str, Any]]:
         """Rows with every column; a row added by hand may lack the timing columns (shown as '-')."""
         nan = float("nan")
@@ -900,7 +907,12 @@ def osra_sweep(seed: int = 0, ratios: tuple[int, ...] = (1, 2, 4), steps: int | 
             run = _train(demo, seed, steps, progress, test, desc=f"osra sr_ratio={sr}", sr_ratio=sr)
         results[sr] = DemoResult("osra", seed, steps, run.before, run.after, demo.checks, run.model, run.history,
                                  run.seconds, run.maps_before, run.maps_after, test)
-        rows.append({**osra_cost(sr), "seconds": run.seconds, "ms_per_step": 1000 * run.seconds / max(steps, 1),
-                     "accuracy": run.after["accuracy"],
-                     "marker_mass": run.after["marker_mass"], "uniform_mass": run.after["uniform_mass"]})
+        rows.append(_sweep_row(sr, results[sr]))
     return OSRASweep(rows, results)
+
+
+def _sweep_row(sr: int, result: DemoResult) -> dict[str, Any]:
+    """One sweep row: the cost of `sr` next to what `result` (trained at that sr_ratio) reached."""
+    return {**osra_cost(sr), "seconds": result.seconds, "ms_per_step": 1000 * result.seconds / max(result.steps, 1),
+            "accuracy": result.after["accuracy"], "marker_mass": result.after["marker_mass"],
+            "uniform_mass": result.after["uniform_mass"]}
