@@ -9,7 +9,8 @@ import torch
 from fusion_edu import BLOCKS, meta_trace, trace
 from fusion_edu.blocks import DIMS, reduced_size
 from fusion_edu.errors import message
-from fusion_edu.explore import CONTROL_ORDER, _ShapeOnlyMode, explore, explore_all, render
+from fusion_edu.explore import CONTROL_ORDER, explore, explore_all, render
+from fusion_edu.shapeonly import ShapeOnlyMode
 
 KEYS = list(BLOCKS)
 LARGEST = {d.name: d.high for d in DIMS}  # B=64, C=512, H=512, W=512
@@ -166,7 +167,7 @@ def test_every_shape_only_answer_matches_the_kernel(key, values, mode):
     """Eval mode matters only where BatchNorm runs (MSF, MFE, OSRA)."""
     module, inputs = BLOCKS[key].build(device="meta", **values)
     getattr(module, mode)()
-    checker = _ShapeOnlyMode(check=True)
+    checker = ShapeOnlyMode(check=True)
     with torch.no_grad(), checker:
         trace(module, *inputs, strict=False)
     assert checker.answered, "the fast path answered nothing: the check would be empty"
@@ -175,7 +176,7 @@ def test_every_shape_only_answer_matches_the_kernel(key, values, mode):
 
 def test_shape_only_mode_leaves_odd_layouts_to_the_kernel():
     x = torch.empty(2, 3, 4, 5, device="meta").transpose(1, 3)  # not contiguous
-    checker = _ShapeOnlyMode(check=True)
+    checker = ShapeOnlyMode(check=True)
     with checker:
         y = torch.relu(x) + x
     assert checker.answered == [] and y.stride() == (torch.relu(x) + x).stride()
@@ -259,3 +260,16 @@ def test_explore_all_switches_blocks_and_keeps_each_explorer():
     assert a.current is first
     a.picker.value = "osra"
     assert a.current.controls["H"].value == 48
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_count_flops_agrees_with_pytorchs_flop_counter(key, device):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from fusion_edu.shapeonly import count_flops
+
+    module, inputs = BLOCKS[key].build(device=device, B=2, C=16, H=8, W=8)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(*inputs)
+    assert count_flops(module, *inputs) == counter.get_total_flops() > 0

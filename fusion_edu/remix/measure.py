@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import message, value_error
+from ..shapeonly import ShapeOnlyMode
 from ..trace import LANGS, trace
 from .recipe import Recipe, as_recipe
 
@@ -240,7 +240,7 @@ def _measure(item: Any, dims: dict[str, int], repeats: int, warmup: int, seed: i
         module, inputs = recipe.build(seed=seed, **dims)
         module.eval()
         with torch.no_grad():
-            with FlopCounterMode(display=False) as counter:
+            with ShapeOnlyMode() as counter:
                 out = module(*inputs)
             for _ in range(warmup):
                 module(*inputs)
@@ -249,7 +249,7 @@ def _measure(item: Any, dims: dict[str, int], repeats: int, warmup: int, seed: i
                 start = time.perf_counter()
                 module(*inputs)
                 times.append((time.perf_counter() - start) * 1e3)
-        row.update(params=count(module), flops=counter.get_total_flops(), latency_ms=statistics.median(times),
+        row.update(params=count(module), flops=counter.flops, latency_ms=statistics.median(times),
                    output=_output_shape(out))
     except (ValueError, TypeError, RuntimeError) as e:
         row["error"] = message(e, "en")
@@ -340,7 +340,7 @@ def render(item: Any, *, lang: str = "both", B: int = 1, C: int = 32, H: int = 3
         recipe: Recipe = as_recipe(item)
         name = recipe.name
         module, inputs = recipe.build(device="meta", **dims)
-        with torch.no_grad(), explore._ShapeOnlyMode(count_flops=True) as mode:
+        with torch.no_grad(), ShapeOnlyMode() as mode:
             result = trace(module, *inputs, strict=False, lang=lang)
         flops, params = mode.flops, count(module)
     except (ValueError, TypeError) as e:
