@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -9,6 +11,23 @@ from ..errors import require_choice, shape_error
 from ..trace import note
 
 WEIGHTINGS = ("sigmoid_softmax", "softmax")
+
+
+def weight_bounds(n: int = 4) -> tuple[float, float]:
+    """The range of one weight of a softmax over `n` sigmoid outputs: (1/(1+(n-1)e), e/(e+n-1)).
+
+    Each sigmoid output lies in (0, 1), so a softmax input can beat the others by less than 1:
+    at best e**1 against n-1 times e**0, at worst e**0 against n-1 times e**1.
+
+    Example:
+        >>> [round(b, 3) for b in weight_bounds(4)], [round(b, 3) for b in weight_bounds(2)]
+        ([0.109, 0.475], [0.269, 0.731])
+    """
+    return 1 / (1 + (n - 1) * math.e), math.e / (math.e + n - 1)
+
+
+NOTE_BOUNDS = weight_bounds(4)
+"""The note's MSF/MFE scale weights (4 inputs) always lie strictly inside (0.109, 0.475)."""
 
 
 class OneConv(nn.Module):
