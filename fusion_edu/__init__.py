@@ -4,9 +4,11 @@ Importing this package needs only torch; the widgets, graphs and plots import ip
 graphviz and matplotlib when they are first used.
 """
 
-from .blocks import BLOCKS
+from .blocks import BLOCKS, meta_trace
 from .errors import ShapeError
-from .trace import Trace, meta_trace, note, trace
+from .lang import get_lang, set_lang
+from .trace import Trace, note, section, trace
 
 __version__ = "0.1.0"
-__all__ = ["BLOCKS", "ShapeError", "Trace", "meta_trace", "note", "trace", "__version__"]
+__all__ = ["BLOCKS", "ShapeError", "Trace", "meta_trace", "note", "section", "trace", "get_lang", "set_lang",
+           "__version__"]

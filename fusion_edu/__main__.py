@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .blocks import BLOCKS, DIMS
-from .trace import LANGS, meta_trace
+from .blocks import BLOCKS, DIMS, meta_trace
+from .lang import LANGS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,7 +15,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="print the catalog of blocks")
     trace = sub.add_parser("trace", help="print a block's shape trace (built on the meta device)")
     trace.add_argument("key", choices=list(BLOCKS), help="block key")
-    trace.add_argument("--lang", choices=LANGS, default="both", help="language of the step labels")
+    trace.add_argument("--lang", choices=LANGS, default=None,
+                       help="language of the step labels (default: $FUSION_EDU_LANG, else zh)")
     for dim in DIMS:
         trace.add_argument(f"--{dim.name}", type=int, help=f"{dim.en} ({dim.zh})")
     names = {}

@@ -9,8 +9,11 @@ A spec is a space-separated list of dims, one per tensor axis (a subset of jaxty
   names and the keyword dims passed to that one ``note`` call, and checked;
 * ``_`` is not checked; ``...`` stands for any number of leading (or middle) axes.
 
-With no trace active, ``note`` returns its tensor at once: outputs stay bit-exact and the
-blocks stay plain modules for torchview.
+`section()` starts a phase of a forward pass (the note's 多特征提取 → 多尺度融合): the rows after it
+are shown under that heading. Rows of a submodule's own forward are grouped under the submodule.
+
+With no trace active, ``note`` and ``section`` return at once: outputs stay bit-exact and the
+blocks stay plain modules for torchview. This module knows no block.
 """
 
 from __future__ import annotations
@@ -31,15 +34,15 @@ from typing import Any
 from torch import Tensor, nn
 
 from .errors import ShapeError
+from .lang import LANGS, pick, resolve
 
-__all__ = ["note", "trace", "meta_trace", "Trace", "Step", "ShapeError", "LANGS"]
+__all__ = ["note", "section", "trace", "Trace", "Step", "ShapeError", "LANGS", "parse_spec", "match_spec"]
 
-LANGS = ("both", "zh", "en")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ACTIVE: ContextVar[_Recorder | None] = ContextVar("fusion_edu_trace", default=None)
 
 
-def note(tensor: Tensor, spec: str, *, zh: str, en: str, key: str | None = None, **dims: int) -> Tensor:
+def note(tensor: Tensor, spec: str, zh: str, en: str, *, key: str | None = None, **dims: int) -> Tensor:
     """Marks one step of a forward pass and returns `tensor` untouched.
 
     Args:
@@ -55,6 +58,13 @@ def note(tensor: Tensor, spec: str, *, zh: str, en: str, key: str | None = None,
         return tensor
     recorder.record(tensor, spec, zh, en, key, dims, sys._getframe(1))
     return tensor
+
+
+def section(zh: str, en: str) -> None:
+    """Starts a phase of the current forward pass; the rows that follow are shown under it."""
+    recorder = _ACTIVE.get()
+    if recorder is not None and recorder.stack:
+        recorder.stack[-1].section = (zh, en)
 
 
 # --------------------------------------------------------------------------- spec grammar
@@ -161,6 +171,7 @@ class Step:
     key: str | None = None
     ok: bool = True
     problem: str = ""
+    section: tuple[str, str] | None = None  # (zh, en) of the phase this row belongs to
 
     @property
     def line(self) -> str:
@@ -170,12 +181,17 @@ class Step:
     def concrete(self) -> str:
         return "(" + ", ".join(str(s) for s in self.shape) + ")"
 
+    @property
+    def depth(self) -> int:
+        return self.module.count(".") + 1 if self.module else 0
+
 
 @dataclass
 class _Scope:
     path: str
     block: str
     bindings: dict[str, int] = field(default_factory=dict)
+    section: tuple[str, str] | None = None
 
 
 class _Recorder:
@@ -197,13 +213,21 @@ class _Recorder:
         if self.stack:
             self.stack.pop()
 
+    def bindings(self) -> dict[str, dict[str, int]]:
+        """Bound names per module path, in call order (the first call of a path wins)."""
+        out: dict[str, dict[str, int]] = {}
+        for scope in self.scopes:
+            if scope.bindings:
+                out.setdefault(scope.path, dict(scope.bindings))
+        return out
+
     def record(self, tensor, spec, zh, en, key, dims, frame) -> None:
         scope = self.stack[-1] if self.stack else _Scope("", "?")
         shape = tuple(tensor.shape)
         problem = match_spec(spec, shape, scope.bindings, dims)
         filename = _short_name(frame.f_code.co_filename)
         row = Step(len(self.rows) + 1, scope.path, scope.block, zh, en, spec, shape,
-                   filename, frame.f_lineno, key, not problem, problem)
+                   filename, frame.f_lineno, key, not problem, problem, scope.section)
         self.rows.append(row)
         if problem and self.strict:
             bound = ", ".join(f"{k}={v}" for k, v in scope.bindings.items())
@@ -222,6 +246,26 @@ def _short_name(filename: str) -> str:
     return filename
 
 
+# --------------------------------------------------------------------------- the trace and its views
+
+@dataclass
+class Group:
+    """Consecutive rows of one module call and one section: what a display folds together."""
+
+    module: str
+    block: str
+    section: tuple[str, str] | None
+    rows: list[Step]
+
+    @property
+    def depth(self) -> int:
+        return self.rows[0].depth
+
+    def title(self, lang: str) -> str:
+        where = f"{self.module} · {self.block}" if self.module else self.block
+        return where if self.section is None else f"{where} — {pick(*self.section, lang)}"
+
+
 class Trace:
     """The recorded steps of one forward pass, shown as a table (HTML) or as text.
 
@@ -230,22 +274,24 @@ class Trace:
         symbols: Names bound in the traced module's own forward (``{"B": 1, "C": 64, ...}``).
         scopes: Bound names per module path, for composites (``{"": {...}, "msf": {...}}``).
         tensors: Tensors kept by key when traced with ``keep=True``.
-        output: The module's output (on meta when built by `meta_trace`).
+        output: The module's output (on meta when traced on meta).
+        remarks: Extra ``(zh, en)`` lines shown under the header.
+        lang: Display language; None follows `fusion_edu.lang.get_lang()` at display time.
+        compact: Display one language, no ``where`` column, symbolic and concrete in one column.
     """
 
-    def __init__(self, name: str, rows: list[Step], scopes: list[_Scope], tensors: dict[str, Tensor],
-                 inputs: list[tuple[int, ...]], output: Any, lang: str = "both"):
+    def __init__(self, name: str, rows: list[Step], scopes: dict[str, dict[str, int]], tensors: dict[str, Tensor],
+                 inputs: list[Any], output: Any, lang: str | None = None, remarks: list[tuple[str, str]] = ()):
         self.name = name
         self.rows = rows
-        self.scopes: dict[str, dict[str, int]] = {}
-        for scope in scopes:
-            if scope.bindings and scope.path not in self.scopes:
-                self.scopes[scope.path] = dict(scope.bindings)
-        self.symbols = self.scopes.get("", {})
+        self.scopes = scopes
+        self.symbols = scopes.get("", {})
         self.tensors = tensors
         self.inputs = inputs
         self.output = output
-        self.lang = lang
+        self.lang = None if lang is None else resolve(lang, "Trace")
+        self.remarks = list(remarks)
+        self.compact = False
 
     @property
     def ok(self) -> bool:
@@ -256,13 +302,28 @@ class Trace:
         outs = self.output if isinstance(self.output, (tuple, list)) else [self.output]
         return [tuple(o.shape) for o in outs if isinstance(o, Tensor)]
 
-    def in_lang(self, lang: str) -> Trace:
-        """The same trace, displayed in 'zh', 'en' or 'both'."""
-        if lang not in LANGS:
-            raise ValueError(f"Trace: lang must be one of {LANGS}; got lang={lang!r}. Use 'zh', 'en' or 'both'.")
+    def in_lang(self, lang: str | None) -> Trace:
+        """The same trace, displayed in 'zh', 'en' or 'both' (None: follow the course setting)."""
         view = copy.copy(self)
-        view.lang = lang
+        view.lang = None if lang is None else resolve(lang, "Trace")
         return view
+
+    def as_compact(self, lang: str | None = None) -> Trace:
+        """The compact view for the explorer and a projector: one language, no ``where``, one shape column."""
+        view = self.in_lang(lang if lang is not None else self.lang)
+        view.compact = True
+        return view
+
+    def groups(self) -> list[Group]:
+        """The rows cut into runs of one module call and one section, in order."""
+        out: list[Group] = []
+        for row in self.rows:
+            last = out[-1] if out else None
+            if last is not None and (last.module, last.section) == (row.module, row.section):
+                last.rows.append(row)
+            else:
+                out.append(Group(row.module, row.block, row.section, [row]))
+        return out
 
     def symbols_line(self) -> str:
         parts = []
@@ -271,46 +332,120 @@ class Trace:
             parts.append(text if not path else f"[{path}] {text}")
         return "; ".join(parts)
 
-    def _columns(self) -> list[str]:
-        return {"both": ["中文", "English"], "zh": ["中文"], "en": ["English"]}[self.lang]
+    def _lang(self) -> str:
+        lang = resolve(self.lang)
+        return ("en" if lang == "en" else "zh") if self.compact else lang
 
-    def _texts(self, row: Step) -> list[str]:
-        return {"both": [row.zh, row.en], "zh": [row.zh], "en": [row.en]}[self.lang]
+    def _texts(self, row: Step, lang: str) -> list[str]:
+        return {"both": [row.zh, row.en], "zh": [row.zh], "en": [row.en]}[lang]
 
-    def to_text(self) -> str:
-        head = [f"{self.name}  inputs: " + ", ".join(str(s) for s in self.inputs),
-                "symbols: " + (self.symbols_line() or "-")]
-        table = [["#", *self._columns(), "symbolic", "concrete", "where"]]
-        for r in self.rows:
-            where = f"{r.module}  {r.line}" if r.module else r.line
-            concrete = r.concrete + ("" if r.ok else "  !! " + r.problem)
-            table.append([str(r.index), *self._texts(r), r.spec, concrete, where])
-        widths = [max(_width(row[i]) for row in table) for i in range(len(table[0]))]
-        lines = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    @staticmethod
+    def _columns(lang: str) -> list[str]:
+        return {"both": ["中文", "English"], "zh": ["步骤"], "en": ["step"]}[lang]
+
+    def _head_lines(self, lang: str) -> list[str]:
+        inputs = ", ".join(str(s) for s in self.inputs)
+        lines = [f"{self.name}  {pick('输入', 'inputs', lang)}: {inputs}",
+                 f"{pick('符号', 'symbols', lang)}: {self.symbols_line() or '-'}"]
+        return lines + [pick(zh, en, lang) for zh, en in self.remarks]
+
+    # ----------------------------------------------------------------------- text
+
+    def to_text(self, *, where: bool = True) -> str:
+        """The table as plain text (CLI, golden files). Submodule and section rows are indented under a heading."""
+        lang = self._lang()
+        where = where and not self.compact
+        if self.compact:
+            head = ["#", pick("步骤", "step", lang), pick("形状", "shape", lang)]
+        else:
+            head = ["#", *self._columns(lang), "symbolic", "concrete"] + (["where"] if where else [])
+        table: list[list[str] | str] = [head]
+        for group in self.groups():
+            pad = "  " * group.depth
+            if group.module or group.section:
+                table.append(pad + "▸ " + group.title(lang))
+            for r in group.rows:
+                problem = "" if r.ok else "  !! " + r.problem
+                if self.compact:
+                    cells = [pad + str(r.index), self._texts(r, lang)[0], f"{r.spec} = {r.concrete}{problem}"]
+                else:
+                    cells = [pad + str(r.index), *self._texts(r, lang), r.spec, r.concrete + problem]
+                    if where:
+                        cells.append(r.line)
+                table.append(cells)
+        rows = [t for t in table if isinstance(t, list)]
+        widths = [max(_width(row[i]) for row in rows) for i in range(len(head))]
+        lines = []
+        for item in table:
+            if isinstance(item, str):
+                lines.append(item)
+            else:
+                lines.append("  ".join(_pad(cell, w) for cell, w in zip(item, widths)).rstrip())
         lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(head + lines)
+        return "\n".join(self._head_lines(lang) + lines)
 
     __str__ = to_text
 
     def __repr__(self) -> str:
         return f"<Trace {self.name}: {len(self.rows)} steps, {'ok' if self.ok else 'mismatch'}>"
 
+    # ----------------------------------------------------------------------- HTML
+
     def _repr_html_(self) -> str:
+        lang = self._lang()
         esc = html.escape
-        cols = ["#", *self._columns(), "symbolic", "concrete", "where"]
-        out = [f"<div class='fusion-edu-trace'><b>{esc(self.name)}</b> &nbsp; inputs: "
-               + ", ".join(f"<code>{s}</code>" for s in self.inputs) + "<br>",
-               f"symbols: <code>{esc(self.symbols_line() or '-')}</code>",
-               "<table><thead><tr>" + "".join(f"<th style='text-align:left'>{c}</th>" for c in cols)
-               + "</tr></thead><tbody>"]
-        for r in self.rows:
-            style = "" if r.ok else " style='background:#fdd'"
-            concrete = esc(r.concrete) + ("" if r.ok else f"<br><b>✗ {esc(r.problem)}</b>")
-            where = (f"{esc(r.module)} " if r.module else "") + f"<code>{esc(r.line)}</code>"
-            cells = [str(r.index), *(esc(t) for t in self._texts(r)), f"<code>{esc(r.spec)}</code>", concrete, where]
-            out.append(f"<tr{style}>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in cells) + "</tr>")
-        out.append("</tbody></table></div>")
-        return "".join(out)
+        inputs = ", ".join(f"<code>{esc(str(s))}</code>" for s in self.inputs)
+        remarks = "".join(f"<div style='color:#555'>{esc(pick(zh, en, lang))}</div>" for zh, en in self.remarks)
+        head = (f"<div><b>{esc(self.name)}</b> &nbsp; {pick('输入', 'inputs', lang)}: {inputs}</div>"
+                f"<div>{pick('符号', 'symbols', lang)}: <code>{esc(self.symbols_line() or '-')}</code></div>{remarks}")
+        colgroup, header = self._html_columns(lang)
+        parts = [f"<div class='fusion-edu-trace{' fe-compact' if self.compact else ''}' style='max-width:1180px'>",
+                 head]
+        for group in self.groups():
+            body = "".join(self._html_row(r, lang) for r in group.rows)
+            table = (f"<table style='{_TABLE}'>{colgroup}{header}<tbody>{body}</tbody></table>")
+            header = ""  # the column headings appear once, on the first table
+            if group.module or group.section:
+                indent = 1.2 * group.depth
+                parts.append(f"<details open style='margin-left:{indent}em'><summary style='cursor:pointer;"
+                             f"color:#1f4e79'><b>{esc(group.title(lang))}</b></summary>{table}</details>")
+            else:
+                parts.append(table)
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _html_columns(self, lang: str) -> tuple[str, str]:
+        if self.compact:
+            cols = [("#", "3em"), (pick("步骤", "step", lang), "auto"), (pick("形状", "shape", lang), "19em")]
+        else:
+            text_cols = [(c, "auto") for c in self._columns(lang)]
+            cols = [("#", "3em"), *text_cols, ("symbolic", "12em"), ("concrete", "12em"), ("where", "11em")]
+        colgroup = "<colgroup>" + "".join(f"<col style='width:{w}'>" for _, w in cols) + "</colgroup>"
+        cells = "".join(f"<th style='{_CELL}'>{html.escape(c)}</th>" for c, _ in cols)
+        return colgroup, f"<thead><tr>{cells}</tr></thead>"
+
+    def _html_row(self, r: Step, lang: str) -> str:
+        esc = html.escape
+        bad = "" if r.ok else f"<br><b style='white-space:normal'>✗ {esc(r.problem)}</b>"
+        texts = "".join(f"<td style='{_CELL};{_WRAP}'>{esc(t)}</td>" for t in self._texts(r, lang))
+        if self.compact:
+            texts = f"<td style='{_CELL};{_WRAP}'>{esc(self._texts(r, lang)[0])}</td>"
+            shape = (f"<td style='{_CELL};{_NOWRAP}'><code>{esc(r.spec)}</code> = "
+                     f"<code>{esc(r.concrete)}</code>{bad}</td>")
+            cells = f"<td style='{_CELL}'>{r.index}</td>{texts}{shape}"
+        else:
+            cells = (f"<td style='{_CELL}'>{r.index}</td>{texts}"
+                     f"<td style='{_CELL};{_NOWRAP}'><code>{esc(r.spec)}</code></td>"
+                     f"<td style='{_CELL};{_NOWRAP}'><code>{esc(r.concrete)}</code>{bad}</td>"
+                     f"<td style='{_CELL};{_NOWRAP};color:#777;font-size:0.85em'>{esc(r.line)}</td>")
+        style = "" if r.ok else " style='background:#fdd'"
+        return f"<tr{style}>{cells}</tr>"
+
+
+_TABLE = "table-layout:fixed;width:100%;border-collapse:collapse;margin:2px 0"
+_CELL = "text-align:left;vertical-align:top;padding:2px 6px"
+_WRAP = "white-space:normal;overflow-wrap:anywhere"
+_NOWRAP = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
 
 
 def _width(text: str) -> int:
@@ -328,19 +463,22 @@ def _pad(text: str, width: int) -> str:
 def _recording(module: nn.Module, strict: bool, keep: bool) -> Iterator[_Recorder]:
     recorder = _Recorder(module, strict, keep)
     handles = []
-    for m in module.modules():
-        handles.append(m.register_forward_pre_hook(recorder.enter))
-        handles.append(m.register_forward_hook(recorder.leave))
-    token = _ACTIVE.set(recorder)
     try:
-        yield recorder
+        for m in module.modules():
+            handles.append(m.register_forward_pre_hook(recorder.enter))
+            handles.append(m.register_forward_hook(recorder.leave))
+        token = _ACTIVE.set(recorder)
+        try:
+            yield recorder
+        finally:
+            _ACTIVE.reset(token)
     finally:
-        _ACTIVE.reset(token)
         for h in handles:
             h.remove()
 
 
-def trace(module: nn.Module, *inputs: Any, strict: bool = True, keep: bool = False, lang: str = "both") -> Trace:
+def trace(module: nn.Module, *inputs: Any, strict: bool = True, keep: bool = False, lang: str | None = None,
+          name: str | None = None) -> Trace:
     """Runs `module(*inputs)` once and records every `note` step.
 
     Args:
@@ -348,13 +486,13 @@ def trace(module: nn.Module, *inputs: Any, strict: bool = True, keep: bool = Fal
         *inputs: The forward arguments.
         strict: Raise `ShapeError` on a spec mismatch (tests); otherwise flag the row (widgets).
         keep: Keep tensors marked with ``key=`` in ``Trace.tensors``.
-        lang: Display language: 'both', 'zh' or 'en'.
+        lang: Display language 'zh', 'en' or 'both'; None follows `fusion_edu.lang.get_lang()`.
+        name: What the table is called (default: the module's class name).
 
     Errors that the block raises for bad input (ValueError, TypeError) pass through unchanged;
     any other failure is re-raised as ``RuntimeError("trace failed after step k: ...")``.
     """
-    if lang not in LANGS:
-        raise ValueError(f"trace: lang must be one of {LANGS}; got lang={lang!r}. Use 'zh', 'en' or 'both'.")
+    lang = None if lang is None else resolve(lang, "trace")
     with _recording(module, strict, keep) as recorder:
         try:
             output = module(*inputs)
@@ -363,29 +501,5 @@ def trace(module: nn.Module, *inputs: Any, strict: bool = True, keep: bool = Fal
         except Exception as e:
             raise RuntimeError(f"trace failed after step {len(recorder.rows)} of {type(module).__name__}: {e}") from e
     shapes = [tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__ for x in inputs]
-    return Trace(type(module).__name__, recorder.rows, recorder.scopes, recorder.tensors, shapes, output, lang)
-
-
-def meta_trace(key: str, *, strict: bool = True, lang: str = "both", train: bool = True, **values: Any) -> Trace:
-    """Traces catalog block `key` on the meta device: shapes only, no tensor memory.
-
-    Args:
-        key: A key of `fusion_edu.blocks.BLOCKS`, e.g. ``"osra"``.
-        strict: As in `trace`.
-        lang: As in `trace`.
-        train: Trace in training mode (the mode of a freshly built block) or in eval mode.
-        **values: B, C, H, W and the block's hyperparameters by name; the rest take the
-            catalog's defaults.
-
-    Example:
-        >>> meta_trace("safm", B=64, C=512, H=512, W=512).output_shapes
-        [(64, 512, 512, 512)]
-    """
-    from .blocks import get_spec
-
-    spec = get_spec(key)
-    module, inputs = spec.build(device="meta", **values)
-    module.train(train)
-    result = trace(module, *inputs, strict=strict, lang=lang)
-    result.name = f"{result.name} [{key}]"
-    return result
+    title = type(module).__name__ if name is None else name
+    return Trace(title, recorder.rows, recorder.bindings(), recorder.tensors, shapes, output, lang)

@@ -17,7 +17,8 @@ def test_list_prints_every_block(capsys):
 
 
 @pytest.mark.parametrize("lang,present,absent", [("both", ["中文", "English"], []),
-                                                  ("zh", ["中文"], ["English"]), ("en", ["English"], ["中文"])])
+                                                  ("zh", ["步骤", "符号"], ["English", "symbols"]),
+                                                  ("en", ["step", "symbols"], ["中文", "符号"])])
 def test_trace_osra_in_each_language(capsys, lang, present, absent):
     assert main(["trace", "osra", "--C", "64", "--H", "32", "--W", "32", "--num_heads", "8", "--lang", lang]) == 0
     out = capsys.readouterr().out

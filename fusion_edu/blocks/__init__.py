@@ -1,20 +1,18 @@
 """The seven blocks of the study note and `BLOCKS`, the catalog that everything else reads.
 
 `BLOCKS[key]` is a `BlockSpec`: the class, the note's class name, titles, the paper, the note's
-demo configuration, the explorer's hyperparameters, and `configure(B=..., C=..., ...)`, which turns
-dims into constructor kwargs and input shapes.
+demo configuration, the explorer's hyperparameters, its ports, and `build(device=..., **values)`,
+which turns dims and hyperparameters into a block and inputs. `meta_trace(key, **values)` traces a
+block at any size on the meta device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-from torch import nn
-
 from ..errors import value_error
+from ..trace import Trace, trace
+from ._common import NOTE_BOUNDS, ASPPConv, OneConv, check_batchnorm_batch, select_scales, weight_bounds
 from .cbam_joint import CBAMBlock
 from .gated_fusion import GatedFusion, gatedFusion
 from .mfe import MFEBlock, MFEblock
@@ -22,126 +20,22 @@ from .msaa import MSAA
 from .msf import MSFBlock, MSFblock
 from .osra import OSRAttention, reduced_size
 from .safm import SAFM
+from .spec import DIMS, BlockSpec, Dim, Hyper, Paper, Ports, Shapes
 
-__all__ = ["BLOCKS", "BlockSpec", "Paper", "Hyper", "get_spec", "DIMS", "GatedFusion", "gatedFusion",
-           "MSFBlock", "MSFblock", "MFEBlock", "MFEblock", "SAFM", "OSRAttention", "MSAA", "CBAMBlock",
-           "reduced_size"]
-
-Shapes = list[tuple[int, ...]]
-
-
-@dataclass(frozen=True)
-class Paper:
-    title: str
-    authors: str
-    venue: str
-    year: int
-    arxiv: str
-    code: str
-
-    def cite(self) -> str:
-        return f"{self.authors}, \"{self.title}\", {self.venue} {self.year}, arXiv {self.arxiv}. Code: {self.code}"
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """A hyperparameter the explorer and the CLI can set, with the values it offers."""
-
-    name: str
-    default: Any
-    choices: tuple
-    zh: str
-    en: str
-
-
-@dataclass(frozen=True)
-class Dim:
-    name: str
-    low: int
-    high: int
-    zh: str
-    en: str
-
-
-# Ranges of the explorer's sliders; the largest setting is B=64, C=512, H=W=512.
-DIMS = (
-    Dim("B", 1, 64, "批大小", "batch size"),
-    Dim("C", 1, 512, "通道数", "channels"),
-    Dim("H", 1, 512, "高", "height"),
-    Dim("W", 1, 512, "宽", "width"),
-)
-
-
-@dataclass(frozen=True)
-class BlockSpec:
-    """One catalog entry. `configure` and `build` are how notebooks, tests and the CLI make a block."""
-
-    key: str
-    cls: type[nn.Module]
-    source_name: str
-    title_zh: str
-    title_en: str
-    fuses_zh: str
-    fuses_en: str
-    layout: str
-    paper: Paper
-    demo_kwargs: dict[str, Any]
-    demo_shapes: Shapes
-    defaults: dict[str, int]  # the explorer's starting B, C, H, W
-    hypers: tuple[Hyper, ...]
-    make: Callable[..., tuple[dict[str, Any], Shapes]] = field(repr=False)
-    inputs: tuple[str, ...] = ("x",)
-    dims_note: str = ""
-
-    def values(self, **values: Any) -> dict[str, Any]:
-        """All dims and hyperparameters: the given ones over the defaults. Unknown names raise."""
-        known = {d.name for d in DIMS} | {h.name for h in self.hypers}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise value_error(self.cls.__name__, f"settings must be among {sorted(known)}", {"unknown": unknown},
-                              "Check the spelling (case matters: B, C, H, W).",
-                              zh=f"设置名只能是 {sorted(known)} 之一",
-                              zh_hint="请检查拼写（区分大小写：B、C、H、W）。")
-        merged = {**self.defaults, **{h.name: h.default for h in self.hypers}, **values}
-        for d in DIMS:
-            value = merged[d.name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise value_error(self.cls.__name__, f"{d.name} ({d.en}) must be a positive int", {d.name: value},
-                                  f"Try {d.name}={self.defaults[d.name]}.",
-                                  zh=f"{d.name}（{d.zh}）必须是正整数",
-                                  zh_hint=f"可试 {d.name}={self.defaults[d.name]}。")
-        return merged
-
-    def configure(self, **values: Any) -> tuple[dict[str, Any], Shapes]:
-        """Constructor kwargs and input shapes for the given dims and hyperparameters."""
-        return self.make(**self.values(**values))
-
-    def build(self, device: str | torch.device | None = None, seed: int = 0, **values: Any):
-        """A fresh block and random inputs (standard normal, seeded) for the given settings."""
-        kwargs, shapes = self.configure(**values)
-        return self._instantiate(kwargs, shapes, device, seed)
-
-    def demo(self, seed: int = 0):
-        """The block and inputs of the note's own example (``model, inputs = spec.demo()``)."""
-        return self._instantiate(dict(self.demo_kwargs), list(self.demo_shapes), None, seed)
-
-    def _instantiate(self, kwargs, shapes, device, seed):
-        device = torch.device(device) if device is not None else torch.device("cpu")
-        if device.type == "meta":
-            with device:
-                module = self.cls(**kwargs)
-            return module, [torch.empty(s, device=device) for s in shapes]
-        generator = torch.Generator().manual_seed(seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = self.cls(**kwargs)
-        inputs = [torch.randn(s, generator=generator) for s in shapes]
-        return module.to(device), [x.to(device) for x in inputs]
+__all__ = ["BLOCKS", "BlockSpec", "Paper", "Hyper", "Dim", "Ports", "get_spec", "meta_trace", "DIMS",
+           "GatedFusion", "gatedFusion", "MSFBlock", "MSFblock", "MFEBlock", "MFEblock", "SAFM", "OSRAttention",
+           "MSAA", "CBAMBlock", "reduced_size", "Shapes", "ASPPConv", "OneConv", "select_scales",
+           "check_batchnorm_batch", "weight_bounds", "NOTE_BOUNDS"]
 
 
 def _gated(B, C, H, W, layout):
     shape = (B, H, W, C) if layout == "channels_last" else (B, C, H, W)
     return dict(dim=C, layout=layout), [shape, shape]
+
+
+def _gated_ports(block: GatedFusion) -> Ports:
+    layout = "nchw" if block.layout == "nchw" else "channels_last"
+    return Ports((block.dim, block.dim), (block.dim,), layout, layout)
 
 
 def _msf(B, C, H, W, weighting):
@@ -187,6 +81,7 @@ BLOCKS: dict[str, BlockSpec] = {
         demo_kwargs=dict(dim=64), demo_shapes=[(1, 224, 224, 64)] * 2,
         defaults=dict(B=1, C=64, H=32, W=32),
         hypers=(Hyper("layout", "channels_last", ("channels_last", "nchw"), "输入布局", "input layout"),),
+        ports=_gated_ports,
         make=_gated, inputs=("x1", "x2")),
     "msf": BlockSpec(
         key="msf", cls=MSFBlock, source_name="MSFblock",
@@ -195,6 +90,7 @@ BLOCKS: dict[str, BlockSpec] = {
         layout="NCHW", paper=_SHISRCNET,
         demo_kwargs=dict(in_channels=3), demo_shapes=[(4, 3, 2, 2)] * 4,
         defaults=dict(B=4, C=3, H=2, W=2), hypers=(_WEIGHTING,),
+        ports=lambda m: Ports((m.in_channels,) * 4, (m.in_channels,), "nchw", "nchw"),
         make=_msf, inputs=("x0", "x1", "x2", "x3")),
     "mfe": BlockSpec(
         key="mfe", cls=MFEBlock, source_name="MFEblock",
@@ -207,6 +103,7 @@ BLOCKS: dict[str, BlockSpec] = {
                 Hyper("rate2", 4, tuple(range(1, 17)), "分支 3 的空洞率", "dilation of branch 3"),
                 Hyper("rate3", 8, tuple(range(1, 17)), "分支 4 的空洞率", "dilation of branch 4"),
                 _WEIGHTING),
+        ports=lambda m: Ports((m.in_channels,), (m.in_channels,), "nchw", "nchw"),
         make=_mfe),
     "safm": BlockSpec(
         key="safm", cls=SAFM, source_name="SAFM",
@@ -219,6 +116,7 @@ BLOCKS: dict[str, BlockSpec] = {
         defaults=dict(B=1, C=36, H=64, W=64),
         hypers=(Hyper("n_levels", 4, tuple(range(1, 9)), "尺度个数 L", "number of scales L"),
                 Hyper("pool", "max", ("max", "avg"), "粗尺度的池化方式", "pooling of the coarse levels")),
+        ports=lambda m: Ports((m.dim,), (m.dim,), "nchw", "nchw"),
         make=_safm),
     "osra": BlockSpec(
         key="osra", cls=OSRAttention, source_name="OSRAttention",
@@ -235,6 +133,7 @@ BLOCKS: dict[str, BlockSpec] = {
                 Hyper("sr_ratio", 2, tuple(range(1, 9)), "空间缩减比 r", "spatial-reduction ratio r"),
                 Hyper("act", "relu", ("relu", "gelu"), "缩减分支的激活：note 用 ReLU，官方用 GELU",
                       "activation in sr: ReLU (note) or GELU (official)")),
+        ports=lambda m: Ports((m.dim,), (m.dim,), "nchw", "nchw"),
         make=_osra),
     "msaa": BlockSpec(
         key="msaa", cls=MSAA, source_name="MSAA",
@@ -249,6 +148,7 @@ BLOCKS: dict[str, BlockSpec] = {
         defaults=dict(B=1, C=16, H=56, W=56),
         hypers=(Hyper("out_channels", 64, (4, 8, 12, 16, 32, 64, 128, 256), "输出通道数（≥ 16）",
                       "output channels (>= 16)"),),
+        ports=lambda m: Ports((None, None, None), (m.out_channels,), "nchw", "nchw"),
         make=_msaa, inputs=("x1", "x2", "x4"),
         dims_note="C is x1's channels; x2 has 2C and x4 has 4C, so in_channels = 7C (CM-UNet: 16+32+64)."),
     "cbam_joint": BlockSpec(
@@ -265,6 +165,7 @@ BLOCKS: dict[str, BlockSpec] = {
         defaults=dict(B=1, C=64, H=7, W=7),
         hypers=(Hyper("reduction", 8, (1, 2, 4, 8, 16, 32, 64, 128), "MLP 压缩比 r", "MLP reduction r"),
                 Hyper("kernel_size", 7, (1, 3, 4, 5, 7, 9, 49), "空间卷积核（须为奇数）", "spatial kernel (odd)")),
+        ports=lambda m: Ports((m.channel,), (m.channel, m.channel), "nchw", "nchw"),
         make=_cbam, dims_note="HW is set to H*W: the block is rebuilt for every size."),
 }
 
@@ -278,3 +179,25 @@ def get_spec(key: str) -> BlockSpec:
                           "Run `python -m fusion_edu list` to see the catalog.",
                           zh=f"block key 只能是 {list(BLOCKS)} 之一",
                           zh_hint="运行 python -m fusion_edu list 查看目录。") from None
+
+
+def meta_trace(key: str, *, strict: bool = True, lang: str | None = None, train: bool = True,
+               **values: Any) -> Trace:
+    """Traces catalog block `key` on the meta device: shapes only, no tensor memory.
+
+    Args:
+        key: A key of `BLOCKS`, e.g. ``"osra"``.
+        strict: As in `fusion_edu.trace`.
+        lang: As in `fusion_edu.trace`.
+        train: Trace in training mode (the mode of a freshly built block) or in eval mode.
+        **values: B, C, H, W and the block's hyperparameters by name; the rest take the
+            catalog's defaults.
+
+    Example:
+        >>> meta_trace("safm", B=64, C=512, H=512, W=512).output_shapes
+        [(64, 512, 512, 512)]
+    """
+    spec = get_spec(key)
+    module, inputs = spec.build(device="meta", **values)
+    module.train(train)
+    return trace(module, *inputs, strict=strict, lang=lang, name=f"{spec.cls.__name__} [{key}]")

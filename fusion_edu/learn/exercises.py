@@ -27,9 +27,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..blocks import BLOCKS, MSAA, SAFM, CBAMBlock, GatedFusion, MFEBlock, MSFBlock, OSRAttention, reduced_size
+from ..blocks import (
+    BLOCKS,
+    MSAA,
+    SAFM,
+    CBAMBlock,
+    GatedFusion,
+    MFEBlock,
+    MSFBlock,
+    OSRAttention,
+    meta_trace,
+    reduced_size,
+)
 from ..errors import ShapeError, value_error
-from ..trace import meta_trace, trace
+from ..trace import trace
 from . import datasets as ds
 
 __all__ = ["EXERCISES", "Exercise", "Feedback", "Reveal", "Choice", "Hint", "exercise"]

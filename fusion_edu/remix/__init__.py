@@ -19,35 +19,11 @@ Example:
     torch.Size([1, 8, 16, 16])
 """
 
-from .compose import (
-    CBAM_MODES,
-    FUSIONS,
-    MSF_PADS,
-    AtScale,
-    CBAMCombine,
-    ChannelAdapter,
-    ChannelsLast,
-    Parallel,
-    Pick,
-    Ports,
-    Residual,
-    Series,
-    ToChannelsLast,
-    ToNCHW,
-    ports,
-)
+from .adapters import CBAM_MODES, AtScale, CBAMCombine, ChannelAdapter, ChannelsLast, Pick, ToChannelsLast, ToNCHW
+from .composites import FUSIONS, MSF_PADS, Parallel, Residual, Series
 from .diagram import draw, export_diagram
-from .measure import (
-    Comparison,
-    ParamDiff,
-    RemixRendered,
-    compare,
-    count,
-    param_diff,
-    param_table,
-    plot_comparison,
-    render,
-)
+from .measure import Comparison, ParamDiff, compare, count, param_diff, param_table, plot_comparison, render
+from .ports import Ports, ports
 from .recipe import SWAPS, VARIANTS, Recipe, as_recipe, meta_trace, variant
 from .variants import (
     CONVS,
@@ -65,6 +41,6 @@ __all__ = [
     "Pick", "AtScale", "Ports", "ports", "FUSIONS", "MSF_PADS", "CBAM_MODES",
     "MFEVariant", "MSFCoord", "CoordScaleWeights", "DepthwiseSeparableConv", "MSAAChannelOnly", "CBAMChannelOnly",
     "CONVS", "SCALE_WEIGHTINGS", "Recipe", "as_recipe", "variant", "VARIANTS", "SWAPS", "meta_trace",
-    "ParamDiff", "param_diff", "param_table", "count", "Comparison", "compare", "plot_comparison", "RemixRendered",
+    "ParamDiff", "param_diff", "param_table", "count", "Comparison", "compare", "plot_comparison",
     "render", "draw", "export_diagram",
 ]

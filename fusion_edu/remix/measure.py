@@ -19,11 +19,13 @@ import torch
 from torch import nn
 
 from ..errors import message, value_error
+from ..lang import resolve
+from ..render import Rendered, failed, render_module
 from ..shapeonly import ShapeOnlyMode
-from ..trace import LANGS, trace
-from .recipe import Recipe, as_recipe
+from .recipe import Recipe, as_recipe, trace_name
 
-__all__ = ["ParamDiff", "param_diff", "param_table", "Comparison", "compare", "plot_comparison", "render", "count"]
+__all__ = ["ParamDiff", "param_diff", "param_table", "Comparison", "compare", "plot_comparison", "render", "count",
+           "Rendered"]
 
 
 def count(module: nn.Module) -> int:
@@ -306,66 +308,33 @@ def plot_comparison(table: Comparison, *, metric: str | None = None, ax: Any = N
     return ax
 
 
-# --------------------------------------------------------------------------- HTML for a remix explorer
+# --------------------------------------------------------------------------- a remix's page
 
-@dataclass
-class RemixRendered:
-    """What a remix explorer shows: the meta trace, params and FLOPs, as HTML (never raises)."""
+def render(item: Any, *, lang: str | None = None, B: int = 1, C: int = 32, H: int = 32, W: int = 32,
+           compact: bool = True) -> Rendered:
+    """The meta trace of a remix with its parameter count and FLOPs, as HTML (`fusion_edu.render.Rendered`).
 
-    name: str
-    dims: dict[str, int]
-    ok: bool
-    params: int
-    flops: int
-    error: str
-    html: str = field(repr=False)
-    trace: Any = field(default=None, repr=False)
-
-    def _repr_html_(self) -> str:
-        return self.html
-
-
-def render(item: Any, *, lang: str = "both", B: int = 1, C: int = 32, H: int = 32, W: int = 32) -> RemixRendered:
-    """The meta trace of a remix with its parameter count and FLOPs, as HTML, like `explore.render` for a key.
-
-    Invalid settings (a part that does not fit, a bad dim) give ``ok=False`` and a box with the
-    message in `lang` instead of an exception, so a slider callback can show it.
+    Like `fusion_edu.render.render` for a catalog key: invalid settings (a part that does not fit,
+    a bad dim) give ``ok=False`` and a box with the message instead of an exception, so a slider
+    callback can show it.
     """
-    from .. import explore  # ipywidgets is imported here, only when a remix is rendered
-
-    lang = lang if lang in LANGS else "both"
     dims = {"B": B, "C": C, "H": H, "W": W}
     name = getattr(item, "name", None) or str(item)
     try:
         recipe: Recipe = as_recipe(item)
         name = recipe.name
         module, inputs = recipe.build(device="meta", **dims)
-        with torch.no_grad(), ShapeOnlyMode() as mode:
-            result = trace(module, *inputs, strict=False, lang=lang)
-        flops, params = mode.flops, count(module)
     except (ValueError, TypeError) as e:
-        text = message(e, lang)
-        page = _head(name, None, lang) + explore._box(lang, "设置无效", "Invalid setting", text)
-        return RemixRendered(name, dims, False, 0, 0, text, f"<div class='fusion-edu-render'>{page}</div>")
-    except Exception as e:  # noqa: BLE001 - a widget shows every failure instead of a traceback
-        text = f"{type(e).__name__}: {e}"
-        page = _head(name, None, lang) + explore._box(lang, "出错了", "Unexpected error", text)
-        return RemixRendered(name, dims, False, 0, 0, text, f"<div class='fusion-edu-render'>{page}</div>")
-    if name != result.name:
-        result.name = f"{result.name} [{name}]"
-    label = explore._label
-    counts = (f"<div class='fe-counts'>{label(lang, '参数量', 'params')}: <b>{params:,}</b> &nbsp;|&nbsp; "
-              f"{label(lang, '计算量', 'FLOPs')}: <b>{explore._flops_text(flops)}</b></div>")
-    ins = ", ".join(f"<code>{explore._shape_text(s)}</code>" for s in result.inputs)
-    outs = ", ".join(f"<code>{explore._shape_text(s)}</code>" for s in result.output_shapes)
-    shapes = f"<div>{label(lang, '输入', 'inputs')}: {ins} &nbsp;→&nbsp; {label(lang, '输出', 'output')}: {outs}</div>"
-    page = _head(name, recipe, lang) + counts + shapes + result.in_lang(lang)._repr_html_()
-    return RemixRendered(name, dims, result.ok, params, flops, "", f"<div class='fusion-edu-render'>{page}</div>",
-                         result)
+        return failed(name, e, lang, head=_head(name, None, lang), values=dims)
+    except Exception as e:  # noqa: BLE001 - a page shows every failure instead of a traceback
+        return failed(name, e, lang, head=_head(name, None, lang), values=dims, unexpected=True)
+    rendered = render_module(module, inputs, name=trace_name(module, name), head=_head(name, recipe, lang),
+                             lang=lang, compact=compact)
+    rendered.key, rendered.values = name, dims
+    return rendered
 
 
-def _head(name: str, recipe: Recipe | None, lang: str) -> str:
-    title = recipe.title(lang) if recipe is not None else ""
+def _head(name: str, recipe: Recipe | None, lang: str | None) -> str:
+    title = recipe.title(resolve(lang)) if recipe is not None else ""
     return (f"<div class='fe-head' style='font-size:1.1em'><b>{html.escape(title or name)}</b> "
             f"<span style='color:#666'>({html.escape(name)})</span></div>")
-

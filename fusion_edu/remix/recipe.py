@@ -19,9 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from ..blocks import BLOCKS, MSAA, SAFM, CBAMBlock, MFEBlock, MSFBlock, get_spec
+from ..blocks.spec import construct, example_inputs
 from ..errors import type_error, value_error
-from ..trace import LANGS, Trace, trace
-from .compose import ports
+from ..trace import Trace, trace
+from .ports import ports
 from .variants import CONVS, SCALE_WEIGHTINGS, CBAMChannelOnly, MFEVariant, MSAAChannelOnly, MSFCoord
 
 __all__ = ["Recipe", "as_recipe", "variant", "VARIANTS", "SWAPS", "meta_trace", "DEFAULT_DIMS"]
@@ -72,14 +73,7 @@ class Recipe:
         """A fresh module for these dims (seeded on the CPU; parameters without memory on 'meta')."""
         dims = {"B": B, "C": C, "H": H, "W": W}
         _check_dims(f"Recipe {self.name!r}", dims)
-        device = torch.device(device) if device is not None else torch.device("cpu")
-        if device.type == "meta":
-            with device:
-                return self._call(dims)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = self._call(dims)
-        return module.to(device)
+        return construct(lambda: self._call(dims), device, seed)
 
     def _call(self, dims: dict[str, int]) -> nn.Module:
         try:
@@ -108,12 +102,7 @@ class Recipe:
               device: str | torch.device | None = None, seed: int = 0) -> tuple[nn.Module, list[Tensor]]:
         """A fresh module and example inputs (standard normal, seeded; empty tensors on 'meta')."""
         module = self.module(B=B, C=C, H=H, W=W, device=device, seed=seed)
-        shapes = self.input_shapes(module, B=B, C=C, H=H, W=W)
-        device = torch.device(device) if device is not None else torch.device("cpu")
-        if device.type == "meta":
-            return module, [torch.empty(s, device=device) for s in shapes]
-        generator = torch.Generator().manual_seed(seed)
-        return module, [torch.randn(s, generator=generator).to(device) for s in shapes]
+        return module, example_inputs(self.input_shapes(module, B=B, C=C, H=H, W=W), device, seed)
 
     def title(self, lang: str = "en") -> str:
         """The recipe's one-line description in 'zh', 'en' or 'both' (its name when it has none)."""
@@ -276,7 +265,7 @@ def as_recipe(item: Any, name: str | None = None) -> Recipe:
 
 
 def meta_trace(item: Any, *, B: int = 1, C: int = 32, H: int = 32, W: int = 32, strict: bool = True,
-               lang: str = "both") -> Trace:
+               lang: str | None = None) -> Trace:
     """Traces a remix (recipe, builder, key or module) on the meta device: shapes only, no tensor memory.
 
     Example:
@@ -284,12 +273,12 @@ def meta_trace(item: Any, *, B: int = 1, C: int = 32, H: int = 32, W: int = 32, 
         >>> meta_trace(lambda C: Residual(SAFM(C)), B=64, C=512, H=512, W=512).output_shapes
         [(64, 512, 512, 512)]
     """
-    if lang not in LANGS:
-        raise value_error("remix.meta_trace", f"lang must be one of {LANGS}", {"lang": lang},
-                          "Use 'zh', 'en' or 'both'.", zh=f"lang 只能取 {LANGS}")
     recipe = as_recipe(item)
     module, inputs = recipe.build(B=B, C=C, H=H, W=W, device="meta")
-    result = trace(module, *inputs, strict=strict, lang=lang)
-    if recipe.name != result.name:
-        result.name = f"{result.name} [{recipe.name}]"
-    return result
+    return trace(module, *inputs, strict=strict, lang=lang, name=trace_name(module, recipe.name))
+
+
+def trace_name(module: nn.Module, recipe_name: str) -> str:
+    """``Class [recipe]`` for a trace or page title (just ``Class`` when the two are the same)."""
+    cls = type(module).__name__
+    return cls if cls == recipe_name else f"{cls} [{recipe_name}]"

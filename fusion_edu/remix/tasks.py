@@ -39,8 +39,9 @@ from ..blocks import BLOCKS, SAFM, MFEBlock, MSFBlock
 from ..errors import message, value_error
 from ..learn.exercises import Feedback, Reveal
 from ..trace import trace
-from .compose import Residual, ports
+from .composites import Residual
 from .measure import count, param_diff
+from .ports import ports
 from .recipe import as_recipe
 from .variants import MSFCoord
 

@@ -17,13 +17,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..blocks import MSAA, MFEBlock, MSFBlock
-from ..blocks._common import ASPPConv, check_batchnorm_batch, select_scales
+from ..blocks import MSAA, ASPPConv, MFEBlock, MSFBlock, Ports, check_batchnorm_batch, select_scales
 from ..blocks.cbam_joint import ChannelAttention
 from ..blocks.msaa import ChannelAttentionModule
 from ..errors import require_choice, require_int, require_tensors, shape_error, value_error
 from ..trace import note
-from .compose import Ports
 
 __all__ = ["CoordScaleWeights", "MSFCoord", "MFEVariant", "DepthwiseSeparableConv", "MSAAChannelOnly",
            "CBAMChannelOnly", "CONVS", "SCALE_WEIGHTINGS"]
