@@ -4,6 +4,7 @@
 # make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
 # make images - regenerate the pictures in images/
 # make seeds - every training demo over 8 seeds, written to benchmarks/DEMO_SEEDS.md
+# make golden - rewrite tests/golden/<block>.txt (each trace at the note's sizes); review the diff
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ TORCH := torch==2.13.0
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
-.PHONY: lab test unit notebooks lint browser bench seeds images clean
+.PHONY: lab test unit notebooks lint browser bench seeds images golden clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
@@ -57,6 +58,9 @@ seeds: $(STAMP)
 
 images: $(STAMP)
 	$(PY) tools/make_images.py
+
+golden: $(STAMP)
+	$(PY) tools/golden.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -125,17 +125,17 @@ class Source:
 
 
 def _note_lines(lines: list[str], start: int) -> set[int]:
-    """File line numbers covered by ``note(...)`` calls in the snippet."""
+    """File line numbers covered by ``note(...)`` and ``watch(...)`` calls (trace steps) in the snippet."""
     try:
         tree = ast.parse(textwrap.dedent("".join(lines)))
     except SyntaxError:
-        return {start + i for i, text in enumerate(lines) if re.search(r"\bnote\(", text)}
+        return {start + i for i, text in enumerate(lines) if re.search(r"\b(note|watch)\(", text)}
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            if name == "note":
+            if name in ("note", "watch"):
                 found.update(range(start + node.lineno - 1, start + (node.end_lineno or node.lineno)))
     return found
 

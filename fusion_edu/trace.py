@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from .errors import ShapeError
 from .lang import LANGS, pick, resolve
 
-__all__ = ["note", "section", "trace", "Trace", "Step", "ShapeError", "LANGS", "parse_spec", "match_spec"]
+__all__ = ["note", "section", "watch", "trace", "Trace", "Step", "ShapeError", "LANGS", "parse_spec", "match_spec"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ACTIVE: ContextVar[_Recorder | None] = ContextVar("fusion_edu_trace", default=None)
@@ -51,13 +51,29 @@ def note(tensor: Tensor, spec: str, zh: str, en: str, *, key: str | None = None,
         zh: What the step does, in Chinese.
         en: What the step does, in English.
         key: A name under which ``trace(..., keep=True)`` keeps the tensor (for plots).
-        **dims: Values for names used in this spec only (e.g. ``i=2`` for ``H//2**i``).
+        **dims: Values for names used in this spec only (e.g. ``i=2`` for ``H//2**i``); a label may
+            show them too (``"scale {i}"``).
     """
     recorder = _ACTIVE.get()
     if recorder is None:
         return tensor
-    recorder.record(tensor, spec, zh, en, key, dims, sys._getframe(1))
+    frame = sys._getframe(1)
+    recorder.record(tensor, spec, zh, en, key, dims, recorder.current(), frame.f_code.co_filename, frame.f_lineno)
     return tensor
+
+
+def watch(module: nn.Module, spec: str, zh: str, en: str, *, key: str | None = None, **dims: int) -> None:
+    """Marks the output of `module`'s next call as a step, for a step hidden inside a container.
+
+    ``watch(self.MLP[1], "B M 1 1", ...)`` before ``self.MLP(x)`` gives the bottleneck of the
+    MLP its own row, while the code keeps calling the container as the source does. The row
+    belongs to the calling forward (its names, its section) and points at the ``watch`` line.
+    """
+    recorder = _ACTIVE.get()
+    if recorder is not None:
+        frame = sys._getframe(1)
+        recorder.watches[id(module)] = (spec, zh, en, key, dims, recorder.current(), frame.f_code.co_filename,
+                                        frame.f_lineno)
 
 
 def section(zh: str, en: str) -> None:
@@ -203,15 +219,22 @@ class _Recorder:
         self.scopes: list[_Scope] = []
         self.rows: list[Step] = []
         self.tensors: dict[str, Tensor] = {}
+        self.watches: dict[int, tuple] = {}
 
     def enter(self, module: nn.Module, _args: Any) -> None:
         scope = _Scope(self.names.get(id(module), "?"), type(module).__name__)
         self.stack.append(scope)
         self.scopes.append(scope)
 
-    def leave(self, _module: nn.Module, _args: Any, _out: Any) -> None:
+    def leave(self, module: nn.Module, _args: Any, out: Any) -> None:
         if self.stack:
             self.stack.pop()
+        watched = self.watches.pop(id(module), None)
+        if watched is not None and isinstance(out, Tensor):
+            self.record(out, *watched)
+
+    def current(self) -> _Scope:
+        return self.stack[-1] if self.stack else _Scope("", "?")
 
     def bindings(self) -> dict[str, dict[str, int]]:
         """Bound names per module path, in call order (the first call of a path wins)."""
@@ -221,13 +244,13 @@ class _Recorder:
                 out.setdefault(scope.path, dict(scope.bindings))
         return out
 
-    def record(self, tensor, spec, zh, en, key, dims, frame) -> None:
-        scope = self.stack[-1] if self.stack else _Scope("", "?")
+    def record(self, tensor, spec, zh, en, key, dims, scope, filename, lineno) -> None:
         shape = tuple(tensor.shape)
         problem = match_spec(spec, shape, scope.bindings, dims)
-        filename = _short_name(frame.f_code.co_filename)
+        if dims:
+            zh, en = _fill(zh, dims), _fill(en, dims)
         row = Step(len(self.rows) + 1, scope.path, scope.block, zh, en, spec, shape,
-                   filename, frame.f_lineno, key, not problem, problem, scope.section)
+                   _short_name(filename), lineno, key, not problem, problem, scope.section)
         self.rows.append(row)
         if problem and self.strict:
             bound = ", ".join(f"{k}={v}" for k, v in scope.bindings.items())
@@ -236,6 +259,14 @@ class _Recorder:
                              f"; got shape {row.concrete} at {row.line}: {problem}.")
         if key is not None and self.keep:
             self.tensors[f"{scope.path}.{key}" if scope.path else key] = tensor.detach()
+
+
+def _fill(label: str, dims: dict[str, int]) -> str:
+    """``"scale {i}"`` with ``i=2`` -> ``"scale 2"``; a label without such fields stays as it is."""
+    try:
+        return label.format(**dims)
+    except (KeyError, IndexError, ValueError):
+        return label
 
 
 @functools.lru_cache(maxsize=256)
@@ -262,8 +293,11 @@ class Group:
         return self.rows[0].depth
 
     def title(self, lang: str) -> str:
-        where = f"{self.module} · {self.block}" if self.module else self.block
-        return where if self.section is None else f"{where} — {pick(*self.section, lang)}"
+        where = self.module if self.module.rsplit(".", 1)[-1] == self.block else f"{self.module} · {self.block}"
+        where = where if self.module else ""
+        if self.section is None:
+            return where
+        return f"{where} — {pick(*self.section, lang)}" if where else pick(*self.section, lang)
 
 
 class Trace:

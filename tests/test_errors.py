@@ -34,6 +34,9 @@ CONSTRUCTOR_ERRORS = [
                                                               r"kernel_size=6. Try kernel_size=7"),
     (lambda: CBAMBlock(8, reduction=16, HW=49), ValueError, r"CBAMBlock: reduction must be <= channel .*got "
                                                             r"channel=8, reduction=16"),
+    (lambda: CBAMBlock(64, 8, 7, HW=49, size=(8, 8)), ValueError, r"CBAMBlock: HW must equal H\*W of size; got "
+                                                                   r"HW=49, size=\(8, 8\). Leave HW out"),
+    (lambda: CBAMBlock(64, 8, 7, size=8), ValueError, r"CBAMBlock: size must be a pair \(H, W\); got size=8"),
     (lambda: GatedFusion(0), ValueError, r"GatedFusion: dim must be >= 1; got dim=0"),
     (lambda: GatedFusion(8, layout="NHWC"), ValueError, r"GatedFusion: layout must be 'channels_last' or 'nchw'"),
 ]
@@ -59,6 +62,9 @@ FORWARD_ERRORS = [
     (lambda: MSAA(112, 64)(r(1, 16, 8, 8), r(1, 32, 4, 4), r(1, 64, 8, 8)), r"MSAA: x1, x2 and x4 must share B, H and W"),
     (lambda: CBAMBlock(64, 8, 7, HW=49)(r(1, 64, 8, 8)), r"CBAMBlock: built for HW=49 but the input is 8x8 \(HW=64\)"),
     (lambda: CBAMBlock(64, 8, 7, HW=49)(r(1, 32, 7, 7)), r"CBAMBlock: x must have channel=64 channels"),
+    (lambda: CBAMBlock(16, 4, 7, size=(8, 8))(r(1, 16, 4, 16)), r"CBAMBlock: built for size=\(8, 8\), and the joint "
+                                                              r"MLP's weights are tied to those positions; got "
+                                                              r"x.shape=\(1, 16, 4, 16\). Resize the input to 8x8"),
     (lambda: GatedFusion(64)(r(1, 64, 32, 48), r(1, 64, 32, 48)),
      r"GatedFusion: inputs must have dim=64 channels on the last axis \(channels-last\); got x1.shape=\(1, 64, 32, 48\). "
      r"For NCHW tensors build GatedFusion\(dim, layout='nchw'\)"),
@@ -96,3 +102,13 @@ def test_non_tensor_inputs(run, pattern):
 
 def test_message_falls_back_to_english():
     assert message(ValueError("plain"), "zh") == "plain"
+
+
+def test_cbam_size_makes_the_check_exact_and_keeps_the_state_dict():
+    loose = CBAMBlock(16, 4, 7, HW=64)
+    exact = CBAMBlock(16, 4, 7, size=(8, 8))
+    assert loose(r(1, 16, 4, 16))[0].shape == (1, 16, 4, 16)  # the note's check: only H*W, so 4x16 runs
+    assert exact.HW == 64 and list(exact.state_dict()) == list(loose.state_dict())
+    exact.load_state_dict(loose.state_dict())
+    x = r(2, 16, 8, 8)
+    assert all(torch.equal(a, b) for a, b in zip(exact(x), loose(x)))

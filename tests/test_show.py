@@ -33,7 +33,7 @@ def test_trace_rows_point_at_highlighted_note_lines(key):
     rows = [r for r in meta_trace(key).rows if r.file == s.file and s.start <= r.lineno <= s.end]
     assert rows, "no trace row points into the class"
     for r in rows:
-        assert "note(" in s.line(r.lineno)
+        assert "note(" in s.line(r.lineno) or "watch(" in s.line(r.lineno)
         assert r.lineno in s.note_lines
     assert any("note(" in s.line(n) for n in s.note_lines)
 

@@ -1,11 +1,13 @@
 """The shape trace: spec grammar, binding, strict vs lenient, hooks cleaned up, displays."""
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
-from fusion_edu import ShapeError, meta_trace, note, trace
-from fusion_edu.trace import match_spec, parse_spec
+from fusion_edu import ShapeError, meta_trace, note, section, set_lang, trace
+from fusion_edu.trace import match_spec, parse_spec, watch
 
 
 class Doubler(nn.Module):
@@ -123,3 +125,65 @@ def test_meta_trace_reports_the_catalogs_defaults_and_errors():
         meta_trace("transformer")
     with pytest.raises(ValueError, match=r"H \(height\) must be a positive int; got H=0"):
         meta_trace("osra", H=0)
+
+
+class Phases(nn.Module):
+    """Two phases, a submodule whose own rows group under it, and a watched step inside a Sequential."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = Doubler()
+        self.mlp = nn.Sequential(nn.Conv2d(2, 3, 1), nn.ReLU(), nn.Conv2d(3, 2, 1))
+
+    def forward(self, x):
+        section("准备", "prepare")
+        note(x, "B C H W", "输入", "input")
+        y = self.inner(x)
+        section("混合", "mix")
+        watch(self.mlp[1], "B M H2 W", "瓶颈 {k}", "bottleneck {k}", k=7)
+        y = self.mlp(y)
+        note(y, "B C H2 W", "输出", "output", H2=2 * x.shape[2])
+        return y
+
+
+def test_sections_group_rows_and_submodules_indent_under_their_path():
+    t = trace(Phases(), torch.randn(1, 2, 3, 4), lang="en")
+    groups = [(g.module, g.section, [r.index for r in g.rows]) for g in t.groups()]
+    assert groups == [("", ("准备", "prepare"), [1]), ("inner", None, [2, 3]), ("", ("混合", "mix"), [4, 5])]
+    text = t.to_text()
+    assert "▸ prepare" in text and "▸ mix" in text and "  ▸ inner · Doubler" in text
+    assert "\n  2 " in text  # the submodule's rows are indented under its heading
+    html = t._repr_html_()
+    assert html.count("<details open") == 3 and "<summary" in html
+
+
+def test_watch_records_a_step_inside_a_container_in_the_callers_scope():
+    t = trace(Phases(), torch.randn(1, 2, 3, 4), lang="en")
+    row = t.rows[3]
+    assert (row.en, row.spec, row.shape, row.module) == ("bottleneck 7", "B M H2 W", (1, 3, 6, 4), "")
+    assert t.symbols["M"] == 3 and row.line.endswith(f":{Phases.forward.__code__.co_firstlineno + 5}")
+    assert not Phases().mlp[1]._forward_hooks  # the watch leaves nothing behind
+
+
+def test_compact_view_has_one_language_no_where_and_one_shape_column():
+    t = meta_trace("osra", lang="both")
+    compact = t.as_compact("en")
+    text = compact.to_text()
+    assert "B nh H*W H'*W' = (1, 8, 1024, 256)" in text and "blocks/osra.py" not in text and "中文" not in text
+    html = compact._repr_html_()
+    assert "English" not in html and "white-space:nowrap" in html and "osra.py" not in html
+    assert "osra.py" in t._repr_html_()  # the full view keeps the source line
+
+
+def test_shapes_never_wrap_in_the_table():
+    html = meta_trace("mfe", B=64, C=512, H=512, W=512)._repr_html_()
+    cells = re.findall(r"<td([^>]*)><code>\(64, 512, 512, 512\)</code>", html)
+    assert len(cells) == 7 and all("white-space:nowrap" in c for c in cells)
+
+
+def test_the_course_language_decides_when_none_is_given():
+    t = meta_trace("safm")
+    set_lang("en")
+    assert "input feature map" in t.to_text() and "输入特征图" not in t.to_text()
+    set_lang("zh")
+    assert "输入特征图" in t.to_text() and "input feature map" not in t.to_text()

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import require_choice, shape_error
-from ..trace import note
+from ..trace import note, section
 
 WEIGHTINGS = ("sigmoid_softmax", "softmax")
 
@@ -73,37 +73,32 @@ def check_batchnorm_batch(block: str, module: nn.Module, B: int, H: int, W: int)
                           zh_hint="只看前向可先 .eval()，或用 B ≥ 2、更大的特征图。")
 
 
-def select_scales(block: nn.Module, branches: tuple[Tensor, ...]) -> Tensor:
-    """Multi-scale selective fusion: one weight per channel and branch, then a weighted sum.
+def select_scales(block: nn.Module, scales: tuple[Tensor, ...]) -> Tensor:
+    """Multi-scale selective fusion: pool each scale, weigh the scales per channel, sum.
 
     Shape:
-        branches: 4 tensors (B, C, H, W)
+        scales: 4 tensors (B, C, H, W)
         out: (B, C, H, W)
     """
+    section("多尺度融合", "multi-scale selective fusion")
     ses = (block.SE1, block.SE2, block.SE3, block.SE4)
-    pooled = block.gap(branches[0])
-    note(pooled, "B C 1 1", zh="全局平均池化：每个通道压成一个数（4 个分支各做一次）",
-         en="global average pool: one number per channel (done for each of the 4 branches)")
-    logits = [ses[0](pooled)] + [se(block.gap(y)) for se, y in zip(ses[1:], branches[1:])]
-    note(logits[0], "B C 1 1", zh="每个分支有自己的 1×1 卷积 SE_i，建模通道之间的关系",
-         en="each branch has its own 1x1 conv SE_i that mixes the channels")
+    pooled = block.gap(scales[0])
+    note(pooled, "B C 1 1", "GAP：池化聚合全局信息，每通道一个数", "GAP: global information, one number per channel")
+    logits = [ses[0](pooled)] + [se(block.gap(y)) for se, y in zip(ses[1:], scales[1:])]
+    note(logits[0], "B C 1 1", "SE1（1×1 卷积）建模通道相关性", "SE1 (a 1x1 conv) models channel correlations")
     weight = torch.cat(logits, 2)
-    note(weight, "B C 4 1", zh="在第 2 维拼接：每个通道有 4 个分支描述符",
-         en="concatenate on dim 2: 4 branch descriptors per channel")
+    note(weight, "B C 4 1", "拼接 4 个尺度：C 个 4×1 的小矩阵", "concatenate the 4 scales: C little 4x1 matrices")
     if block.weighting == "sigmoid_softmax":
         weight = block.Sigmoid(weight)
-        note(weight, "B C 4 1", zh="sigmoid：把每个描述符压到 (0,1)，这是\u201c绝对\u201d大小",
-             en="sigmoid squashes each descriptor into (0, 1): the 'absolute' size")
+        note(weight, "B C 4 1", "sigmoid：每种表示的绝对大小", "sigmoid: each representation's absolute size")
     weight = block.softmax(weight)
-    note(weight, "B C 4 1", key="weights",
-         zh="在分支维上做 softmax 得到相对权重；若先经 sigmoid，每个权重只能落在 (0.109, 0.475)",
-         en="softmax over the 4 branches gives relative weights; after a sigmoid each lies in (0.109, 0.475)")
-    w0 = weight[:, :, 0].unsqueeze(2)
-    note(w0, "B C 1 1", zh="取出一个分支的权重并补回一维，以便按通道广播",
-         en="one branch's weights, unsqueezed so they broadcast over H and W")
-    fused = w0 * branches[0]
+    note(weight, "B C 4 1", "softmax：4 个尺度间的相对大小", "softmax: relative size across scales", key="weights")
+    w0 = weight[:, :, 0]
+    note(w0, "B C 1", "取出尺度 0 的权重 weight[:, :, 0]", "scale 0's weights, weight[:, :, 0]")
+    w0 = torch.unsqueeze(w0, 2)
+    note(w0, "B C 1 1", "unsqueeze：每通道一个数，乘遍 H×W", "unsqueeze: one number per channel, over all H x W")
+    fused = w0 * scales[0]
     for i in range(1, 4):
-        fused = fused + weight[:, :, i].unsqueeze(2) * branches[i]
-    note(fused, "B C H W", zh="加权求和：每个通道按自己的 4 个权重混合 4 个分支",
-         en="weighted sum: each channel mixes the 4 branches with its own 4 weights")
+        fused = fused + torch.unsqueeze(weight[:, :, i], 2) * scales[i]
+    note(fused, "B C H W", "权重 × 对应尺度，4 个尺度相加", "weights times their scale, the 4 scales summed")
     return fused

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import init
 
 from ..errors import require_int, require_tensors, shape_error, value_error
-from ..trace import note
+from ..trace import note, section, watch
 
 
 class ChannelAttention(nn.Module):
@@ -35,7 +35,18 @@ class ChannelAttention(nn.Module):
         self.sigmoid = nn.Sigmoid()  # defined but unused in the note
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.se(self.maxpool(x)) + self.se(self.avgpool(x))
+        section("通道分支", "channel branch")
+        max_result = self.maxpool(x)
+        note(max_result, "B C 1 1", "最大池化：压缩全局空间信息", "max-pool: squeeze the spatial information")
+        avg_result = self.avgpool(x)
+        note(avg_result, "B C 1 1", "平均池化：压缩全局空间信息", "avg-pool: squeeze the spatial information")
+        max_out = self.se(max_result)
+        note(max_out, "B C 1 1", "共享同一个 MLP（se）", "the shared MLP (se) on the max")
+        avg_out = self.se(avg_result)
+        note(avg_out, "B C 1 1", "同一个 MLP 处理平均值", "the same MLP on the mean")
+        output = max_out + avg_out
+        note(output, "B C 1 1", "两路相加（这里没有 sigmoid）", "the two summed (no sigmoid here)")
+        return output
 
 
 class SpatialAttention(nn.Module):
@@ -52,8 +63,16 @@ class SpatialAttention(nn.Module):
         self.sigmoid = nn.Sigmoid()  # defined but unused in the note
 
     def forward(self, x: Tensor) -> Tensor:
-        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return self.conv(pooled)
+        section("空间分支", "spatial branch")
+        max_result = x.amax(dim=1, keepdim=True)
+        note(max_result, "B 1 H W", "通道最大值：压缩全局通道信息", "channel max: squeeze the channels")
+        avg_result = x.mean(dim=1, keepdim=True)
+        note(avg_result, "B 1 H W", "通道平均值：压缩全局通道信息", "channel mean: squeeze the channels")
+        result = torch.cat([max_result, avg_result], 1)
+        note(result, "B 2 H W", "在通道上拼接两张图", "concatenate the two maps on channels")
+        output = self.conv(result)
+        note(output, "B 1 H W", "k×k 卷积降回 1 张图（没有 sigmoid）", "a k x k conv back to one map (no sigmoid)")
+        return output
 
 
 class CBAMBlock(nn.Module):
@@ -75,9 +94,12 @@ class CBAMBlock(nn.Module):
         HW: H*W of the inputs this block will see (required).
         squash_descriptors: Apply the sigmoids that the note defines but never uses to the two
             descriptors before the joint MLP (default False, the note's behaviour).
+        size: Optional ``(H, W)``. The note checks only H*W, so a block built for 8x8 runs on a
+            4x16 map with its position-tied weights misaligned; with `size` the check is exact.
+            ``HW`` may then be left out (it becomes H*W). Parameters and state_dict are unchanged.
 
     Differences from source: validation added; ``init_weights`` kept but, as in the note, not
-    called; ``squash_descriptors`` switch added.
+    called; ``squash_descriptors`` and ``size`` switches added.
 
     Example:
         >>> import torch
@@ -87,11 +109,14 @@ class CBAMBlock(nn.Module):
     """
 
     def __init__(self, channel: int = 512, reduction: int = 16, kernel_size: int = 49, HW: int | None = None,
-                 *, squash_descriptors: bool = False):
+                 *, squash_descriptors: bool = False, size: tuple[int, int] | None = None):
         super().__init__()
         require_int("CBAMBlock", "channel", channel)
         require_int("CBAMBlock", "reduction", reduction)
         require_int("CBAMBlock", "kernel_size", kernel_size)
+        if size is not None:
+            size = _check_size(size, HW)
+            HW = size[0] * size[1] if HW is None else HW
         if HW is None:
             raise value_error("CBAMBlock", "HW (= H*W of the input) is required because the joint MLP mixes "
                               "C + H*W features", {"HW": None}, "Example: CBAMBlock(64, HW=7*7).",
@@ -120,6 +145,7 @@ class CBAMBlock(nn.Module):
         self.sigmoid = nn.Sigmoid()
         self.channel = channel
         self.HW = HW
+        self.size = size
         self.squash_descriptors = bool(squash_descriptors)
 
     def init_weights(self) -> None:
@@ -140,35 +166,34 @@ class CBAMBlock(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x)
         B, C, H, W = x.shape
-        note(x, "B C H W", zh="输入特征图", en="input feature map")
+        note(x, "B C H W", "输入特征图", "input feature map")
         channel_x = self.ChannelAttention(x).reshape(B, C, 1, 1)
-        note(channel_x, "B C 1 1", zh="通道描述符：最大池化和平均池化共用一个 MLP 后相加（没有 sigmoid）",
-             en="channel descriptor: max- and avg-pool through one shared MLP, summed (no sigmoid)")
+        note(channel_x, "B C 1 1", "通道描述 Channel_x", "channel descriptor Channel_x")
         spatial_x = self.SpatialAttention(x)
-        note(spatial_x, "B 1 H W", zh="空间描述符：逐像素的通道最大值和均值拼接后做 k×k 卷积（没有 sigmoid）",
-             en="spatial descriptor: per-pixel channel max and mean, then a k x k conv (no sigmoid)")
         if self.squash_descriptors:
             channel_x = self.ChannelAttention.sigmoid(channel_x)
             spatial_x = self.SpatialAttention.sigmoid(spatial_x)
         spatial_x = spatial_x.reshape(B, H * W, 1, 1)
-        note(spatial_x, "B H*W 1 1", zh="把 H×W 个空间值摊平到通道维",
-             en="flatten the H*W spatial values onto the channel axis")
+        note(spatial_x, "B H*W 1 1", "空间描述摊平：HW 个数放到通道维", "spatial descriptor: HW values onto channels")
+        section("联合 MLP", "joint MLP")
         joint = torch.cat([channel_x, spatial_x], 1)
-        note(joint, "B C+H*W 1 1", zh="拼接成 C + H×W 维的联合描述符", en="concatenate into one C + H*W descriptor")
+        note(joint, "B C+H*W 1 1", "拼接成 C + HW 个数，一起建立相关性", "concatenate: C + HW values, mixed together")
+        watch(self.MLP[1], "B M 1 1", "MLP 降维到 M = C/r（+ ReLU）", "MLP down to M = C/r (+ ReLU)")
         joint = self.MLP(joint)
-        note(joint, "B C+H*W 1 1", zh="联合 MLP：降到 C/r 再升回 C + H×W，通道和空间互相影响",
-             en="joint MLP: down to C/r and back to C + H*W, so channel and spatial parts inform each other")
-        channel_weight = self.sigmoid(joint[:, :C].reshape(B, C, 1, 1))
-        note(channel_weight, "B C 1 1", key="channel_weight", zh="拆出前 C 个，sigmoid 得到通道权重",
-             en="split off the first C values, sigmoid: channel weights")
-        spatial_weight = self.sigmoid(joint[:, C:].reshape(B, 1, H, W))
-        note(spatial_weight, "B 1 H W", key="spatial_weight", zh="剩下 H×W 个还原成图，sigmoid 得到空间权重",
-             en="the other H*W values back to a map, sigmoid: spatial weights")
+        note(joint, "B C+H*W 1 1", "MLP 升维回 C + HW", "MLP back up to C + HW")
+        section("拆分与加权", "split and weigh")
+        channel_x = joint[:, :C].reshape(B, C, 1, 1)
+        note(channel_x, "B C 1 1", "拆出前 C 个：通道部分", "split: the first C values (channel part)")
+        spatial_x = joint[:, C:].reshape(B, 1, H, W)
+        note(spatial_x, "B 1 H W", "其余 HW 个还原成 H×W 的图", "the other HW values back to an H x W map")
+        channel_weight = self.sigmoid(channel_x)
+        note(channel_weight, "B C 1 1", "sigmoid：通道权重", "sigmoid: channel weights", key="channel_weight")
+        spatial_weight = self.sigmoid(spatial_x)
+        note(spatial_weight, "B 1 H W", "sigmoid：空间权重", "sigmoid: spatial weights", key="spatial_weight")
         out1 = x * channel_weight
-        note(out1, "B C H W", zh="out1 = x ⊙ 通道权重", en="out1 = x * channel weights")
+        note(out1, "B C H W", "out1 = x ⊙ 通道权重", "out1 = x * channel weights")
         out2 = x * spatial_weight
-        note(out2, "B C H W", zh="out2 = x ⊙ 空间权重（两个输出由调用者决定如何使用）",
-             en="out2 = x * spatial weights (the caller decides how to combine the two)")
+        note(out2, "B C H W", "out2 = x ⊙ 空间权重（怎么用由你定）", "out2 = x * spatial weights (yours to combine)")
         return out1, out2
 
     def _check(self, x: Tensor) -> None:
@@ -179,6 +204,14 @@ class CBAMBlock(nn.Module):
                               f"Build CBAMBlock(channel={C}, ..., HW={H * W}).",
                               zh=f"x 的通道数必须是 channel={self.channel}",
                               zh_hint=f"可改建 CBAMBlock(channel={C}, ..., HW={H * W})。")
+        if self.size is not None and (H, W) != self.size:
+            raise shape_error("CBAMBlock", f"built for size={self.size}, and the joint MLP's weights are tied to those "
+                              "positions", {"x.shape": (B, C, H, W)},
+                              f"Resize the input to {self.size[0]}x{self.size[1]}, or build CBAMBlock(..., "
+                              f"size=({H}, {W})).",
+                              zh=f"模块按 size={self.size} 构建，联合 MLP 的权重与这些位置一一对应",
+                              zh_hint=f"请把输入缩放到 {self.size[0]}×{self.size[1]}，"
+                                      f"或重建 CBAMBlock(..., size=({H}, {W}))。")
         if H * W != self.HW:
             raise shape_error("CBAMBlock", f"built for HW={self.HW} but the input is {H}x{W} (HW={H * W}); the "
                               "joint MLP's weights are tied to positions", {"x.shape": (B, C, H, W)},
@@ -186,3 +219,15 @@ class CBAMBlock(nn.Module):
                               zh=f"模块按 HW={self.HW} 构建，但输入是 {H}×{W}（HW={H * W}）；"
                                  "联合 MLP 的权重与像素位置绑定",
                               zh_hint=f"请先把输入池化/缩放到 HW={self.HW}，或重建 CBAMBlock(..., HW={H * W})。")
+
+
+def _check_size(size: object, HW: int | None) -> tuple[int, int]:
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise value_error("CBAMBlock", "size must be a pair (H, W)", {"size": size}, "Example: size=(7, 7).",
+                          zh="size 必须是 (H, W) 两个整数", zh_hint="例如 size=(7, 7)。")
+    H, W = (require_int("CBAMBlock", name, value) for name, value in zip(("size[0]", "size[1]"), size))
+    if HW is not None and HW != H * W:
+        raise value_error("CBAMBlock", "HW must equal H*W of size", {"HW": HW, "size": (H, W)},
+                          f"Leave HW out, or pass HW={H * W}.", zh="HW 必须等于 size 的 H×W",
+                          zh_hint=f"可以不传 HW，或传 HW={H * W}。")
+    return H, W

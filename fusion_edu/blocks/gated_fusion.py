@@ -53,25 +53,22 @@ class GatedFusion(nn.Module):
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
         self._check(x1, x2)
         if self.layout == "nchw":
-            note(x1, "B C H W", zh="NCHW 输入（layout='nchw'）", en="NCHW input (layout='nchw')")
+            note(x1, "B C H W", "NCHW 输入：先把通道移到最后", "NCHW input: move channels last first")
             x1, x2 = x1.permute(0, 2, 3, 1), x2.permute(0, 2, 3, 1)
         spec = "B H W C" if x1.ndim == 4 else "... C"
-        note(x1, spec, zh="两个形状相同的输入，通道在最后一维（channels-last）",
-             en="two inputs of the same shape, channels on the last axis (channels-last)")
+        note(x1, spec, "x1：第一路输入，通道在最后一维", "x1: the first input, channels last")
+        note(x2, spec, "x2：第二路输入，形状与 x1 相同", "x2: the second input, same shape")
         x11 = self.fc1(x1)
-        note(x11, spec, zh="fc1：对 x1 的每个位置做线性变换（相当于 1×1 卷积）",
-             en="fc1: a linear map of x1 at every position (a 1x1 conv)")
+        note(x11, spec, "fc1(x1)：线性层作用在最后一维 C", "fc1(x1): a linear map on the last axis C")
         x22 = self.fc2(x2)
-        note(x22, spec, zh="fc2：对 x2 做同样的线性变换", en="fc2: the same kind of map for x2")
+        note(x22, spec, "fc2(x2)：另一个线性层", "fc2(x2): a second linear map")
         z = torch.sigmoid(x11 + x22)
-        note(z, spec, key="z", zh="门控 z = sigmoid(fc1(x1) + fc2(x2))，逐位置逐通道，取值 (0,1)",
-             en="gate z = sigmoid(fc1(x1) + fc2(x2)), per position and channel, in (0, 1)")
+        note(z, spec, "门控单元：z = σ(fc1 + fc2) ∈ (0, 1)", "gate: z = sigmoid(fc1 + fc2) in (0, 1)", key="z")
         out = z * x1 + (1 - z) * x2
-        note(out, spec, zh="加权和 z·x1 + (1−z)·x2：z→1 信 x1，z→0 信 x2",
-             en="weighted sum z*x1 + (1-z)*x2: z near 1 trusts x1, near 0 trusts x2")
+        note(out, spec, "加权和 z·x1 + (1−z)·x2", "weighted sum z*x1 + (1-z)*x2")
         if self.layout == "nchw":
             out = out.permute(0, 3, 1, 2)
-            note(out, "B C H W", zh="换回 NCHW", en="back to NCHW")
+            note(out, "B C H W", "换回 NCHW", "back to NCHW")
         return out
 
     def _check(self, x1: Tensor, x2: Tensor) -> None:

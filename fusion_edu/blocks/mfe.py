@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ..errors import require_int, require_tensors, shape_error, type_error, value_error
-from ..trace import note
+from ..trace import note, section
 from ._common import ASPPConv, OneConv, check_batchnorm_batch, check_weighting, select_scales
 
 
@@ -80,23 +80,19 @@ class MFEBlock(nn.Module):
                               zh=f"x 的通道数必须是 in_channels={self.in_channels}",
                               zh_hint=f"可改建 MFEBlock(in_channels={C}, ...)，或先用 1×1 卷积投影。")
         check_batchnorm_batch("MFEBlock", self, B, H, W)
-        note(x, "B C H W", zh="输入特征图", en="input feature map")
+        note(x, "B C H W", "输入特征图", "input feature map")
+        section("多特征提取", "multi-feature extraction")
         y0 = self.layer1(x)
-        note(y0, "B C H W", key="y0", zh="分支 1：普通 3×3 卷积 + BN + ReLU，感受野 3",
-             en="branch 1: plain 3x3 conv + BN + ReLU, receptive field 3")
+        note(y0, "B C H W", "尺度 0：只输入 x，3×3 卷积", "scale 0: x alone, a 3x3 conv", key="y0")
         y1 = self.layer2(y0 + x)
-        note(y1, "B C H W", key="y1", zh="分支 2：对 y0 + x 做空洞卷积（rate = atrous_rates[0]），感受野变大",
-             en="branch 2: dilated conv (rate atrous_rates[0]) on y0 + x, a wider receptive field")
+        note(y1, "B C H W", "尺度 1：输入 y0 + x，空洞卷积", "scale 1: y0 + x, a dilated conv", key="y1")
         y2 = self.layer3(y1 + x)
-        note(y2, "B C H W", key="y2", zh="分支 3：对 y1 + x 做空洞卷积（rate = atrous_rates[1]）",
-             en="branch 3: dilated conv (rate atrous_rates[1]) on y1 + x")
+        note(y2, "B C H W", "尺度 2：输入 y1 + x，空洞更大", "scale 2: y1 + x, a wider dilation", key="y2")
         y3 = self.layer4(y2 + x)
-        note(y3, "B C H W", key="y3", zh="分支 4：对 y2 + x 做空洞卷积（rate = atrous_rates[2]），感受野最大",
-             en="branch 4: dilated conv (rate atrous_rates[2]) on y2 + x, the widest receptive field")
+        note(y3, "B C H W", "尺度 3：输入 y2 + x，感受野最大", "scale 3: y2 + x, the widest view", key="y3")
         fused = select_scales(self, (y0, y1, y2, y3))
         out = self.project(fused + x)
-        note(out, "B C H W", zh="残差：加上输入 x，再经 project（1×1 卷积 + BN + ReLU）",
-             en="residual: add the input x, then project (1x1 conv + BN + ReLU)")
+        note(out, "B C H W", "加上残差 x，再 project", "add the residual x, then project")
         return out
 
 

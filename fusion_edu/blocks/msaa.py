@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import require_int, require_tensors, shape_error, value_error
-from ..trace import note
+from ..trace import note, section
 
 
 class ChannelAttentionModule(nn.Module):
@@ -34,7 +34,16 @@ class ChannelAttentionModule(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(self.fc(self.avg_pool(x)) + self.fc(self.max_pool(x)))
+        section("通道注意力", "channel attention")
+        avg = self.avg_pool(x)
+        note(avg, "B D 1 1", "全局平均池化：每通道一个数", "global average pool: one number per channel")
+        peak = self.max_pool(x)
+        note(peak, "B D 1 1", "全局最大池化：每通道一个数", "global max pool: one number per channel")
+        avg = self.fc(avg)
+        note(avg, "B D 1 1", "共享 MLP（D → D/4 → D）处理平均值", "shared MLP (D -> D/4 -> D) on the average")
+        peak = self.fc(peak)
+        note(peak, "B D 1 1", "同一个 MLP 处理最大值", "the same MLP on the maximum")
+        return torch.sigmoid(avg + peak)
 
 
 class SpatialAttentionModule(nn.Module):
@@ -50,8 +59,16 @@ class SpatialAttentionModule(nn.Module):
         self.conv1 = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return torch.sigmoid(self.conv1(pooled))
+        section("空间注意力", "spatial attention")
+        mean = x.mean(dim=1, keepdim=True)
+        note(mean, "B 1 H W", "逐像素的通道均值", "per-pixel mean over channels")
+        peak = x.amax(dim=1, keepdim=True)
+        note(peak, "B 1 H W", "逐像素的通道最大值", "per-pixel max over channels")
+        pooled = torch.cat([mean, peak], dim=1)
+        note(pooled, "B 2 H W", "拼接 [均值, 最大值]", "concatenate [mean, max]")
+        gate = self.conv1(pooled)
+        note(gate, "B 1 H W", "7×7 卷积压成一张图", "a 7x7 conv makes one map")
+        return torch.sigmoid(gate)
 
 
 class FusionConv(nn.Module):
@@ -76,34 +93,30 @@ class FusionConv(nn.Module):
 
     def forward(self, x1: Tensor, x2: Tensor, x4: Tensor) -> Tensor:
         x = torch.cat([x1, x2, x4], dim=1)
-        note(x, "B Cin H W", zh="三个尺度的特征按通道拼接", en="concatenate the three scales on channels")
+        note(x, "B Cin H W", "三个尺度按通道拼接", "concatenate the three scales on channels")
         x = self.down(x)
-        note(x, "B D H W", zh="1×1 卷积 down 降到 D = out_channels/4 个通道",
-             en="1x1 conv down reduces to D = out_channels/4 channels")
+        note(x, "B D H W", "down：1×1 卷积降到 D = Cout/4", "down: 1x1 conv to D = Cout/4 channels")
+        section("通道路径", "channel path")
         channel_gate = self.channel_attention(x)
-        note(channel_gate, "B D 1 1", key="channel_gate",
-             zh="通道门 Ca：平均池化和最大池化共用一个 MLP，相加后 sigmoid",
-             en="channel gate Ca: avg- and max-pool through one shared MLP, summed, sigmoid")
+        note(channel_gate, "B D 1 1", "相加，sigmoid：通道门 Ca", "sum, sigmoid: channel gate Ca", key="channel_gate")
         x_fused_c = x * channel_gate
-        note(x_fused_c, "B D H W", zh="Fc = F ⊙ Ca：按通道加权", en="Fc = F * Ca: reweight the channels")
+        note(x_fused_c, "B D H W", "Fc = F ⊙ Ca：按通道加权", "Fc = F * Ca: channels reweighted")
+        section("多尺度空间路径", "multi-scale spatial path")
         r3 = self.conv_3x3(x)
-        note(r3, "B D H W", key="r3", zh="3×3 卷积分支（多尺度空间路径，输入是 F 而不是 Fc）",
-             en="3x3 conv branch (multi-scale spatial path, reads F, not Fc)")
+        note(r3, "B D H W", "3×3 卷积（读 F，不是 Fc）", "3x3 conv (reads F, not Fc)", key="r3")
         r5 = self.conv_5x5(x)
-        note(r5, "B D H W", key="r5", zh="5×5 卷积分支", en="5x5 conv branch")
+        note(r5, "B D H W", "5×5 卷积", "5x5 conv", key="r5")
         r7 = self.conv_7x7(x)
-        note(r7, "B D H W", key="r7", zh="7×7 卷积分支", en="7x7 conv branch")
+        note(r7, "B D H W", "7×7 卷积", "7x7 conv", key="r7")
         x_out = r3 + r5 + r7
-        note(x_out, "B D H W", zh="三个感受野的响应相加得到 S", en="sum of the three responses: S")
+        note(x_out, "B D H W", "三种感受野相加：S", "the three receptive fields summed: S")
         spatial_gate = self.spatial_attention(x_out)
-        note(spatial_gate, "B 1 H W", key="spatial_gate",
-             zh="空间门 Sa：S 的逐像素通道均值和最大值 → 7×7 卷积 → sigmoid",
-             en="spatial gate Sa: per-pixel channel mean and max of S, 7x7 conv, sigmoid")
+        note(spatial_gate, "B 1 H W", "sigmoid：空间门 Sa", "sigmoid: spatial gate Sa", key="spatial_gate")
         x_fused_s = x_out * spatial_gate
-        note(x_fused_s, "B D H W", zh="Fs = S ⊙ Sa：按位置加权", en="Fs = S * Sa: reweight the positions")
+        note(x_fused_s, "B D H W", "Fs = S ⊙ Sa：按位置加权", "Fs = S * Sa: positions reweighted")
+        section("聚合", "aggregation")
         out = self.up(x_fused_s + x_fused_c)
-        note(out, "B Cout H W", zh="两路相加后 1×1 卷积 up 到 out_channels（没有残差）",
-             en="add both paths, 1x1 conv up to out_channels (no residual)")
+        note(out, "B Cout H W", "Fs + Fc，up：1×1 卷积到 Cout（无残差）", "Fs + Fc, up: 1x1 conv to Cout, no residual")
         return out
 
 
@@ -145,12 +158,11 @@ class MSAA(nn.Module):
 
     def forward(self, x1: Tensor, x2: Tensor, x4: Tensor, last: bool = False) -> Tensor:
         self._check(x1, x2, x4)
-        note(x1, "B C1 H W", zh="x1：第一个尺度（已缩放到相同的 H×W）",
-             en="x1: the first scale (resized to a common H x W)")
-        note(x2, "B C2 H W", zh="x2：第二个尺度", en="x2: the second scale")
-        note(x4, "B C3 H W", zh="x4：第三个尺度", en="x4: the third scale")
+        note(x1, "B C1 H W", "x1：编码器的第一个尺度（已缩放到同一 H×W）", "x1: the first encoder scale, resized")
+        note(x2, "B C2 H W", "x2：编码器的第二个尺度", "x2: the second encoder scale")
+        note(x4, "B C3 H W", "x4：编码器的第三个尺度", "x4: the third encoder scale")
         out = self.fusion_conv(x1, x2, x4)
-        note(out, "B Cout H W", zh="输出：与输入同分辨率", en="output at the input resolution")
+        note(out, "B Cout H W", "输出：与输入同分辨率", "output at the input resolution")
         return out
 
     def _check(self, x1: Tensor, x2: Tensor, x4: Tensor) -> None:

@@ -61,11 +61,10 @@ class MSFBlock(nn.Module):
 
     def forward(self, x0: Tensor, x1: Tensor, x2: Tensor, x3: Tensor) -> Tensor:
         self._check(x0, x1, x2, x3)
-        note(x0, "B C H W", zh="四个输入形状相同（这里显示 x0）", en="four inputs of the same shape (x0 shown)")
+        note(x0, "B C H W", "4 个尺度的输入，形状相同（显示 x0）", "4 same-shape scale inputs (x0 shown)")
         fused = select_scales(self, (x0, x1, x2, x3))
         out = self.project(fused)
-        note(out, "B C H W", zh="project：1×1 卷积 + BN + ReLU（这里没有残差）",
-             en="project: 1x1 conv + BN + ReLU (no residual here)")
+        note(out, "B C H W", "project：1×1 卷积 + BN + ReLU，无残差", "project: 1x1 conv + BN + ReLU, no residual")
         return out
 
     def _check(self, *xs: Tensor) -> None:

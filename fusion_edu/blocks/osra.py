@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import require_choice, require_int, require_tensors, shape_error, value_error
-from ..trace import note
+from ..trace import note, section
 
 ACTIVATIONS = ("relu", "gelu")
 
@@ -100,27 +100,33 @@ class OSRAttention(nn.Module):
         self._check(x, relative_pos_enc)
         B, C, H, W = x.shape
         nh = self.num_heads
-        note(x, "B C H W", zh="输入：N = H×W 个像素，每个像素是一个 token", en="input: N = H*W pixels, one token each")
-        q = self.q(x).reshape(B, nh, C // nh, -1).transpose(-1, -2)
-        note(q, "B nh H*W hd", zh="1×1 卷积得到 q，按通道拆成 nh 个头，每头 hd = C/nh 维；保留全部像素",
-             en="q from a 1x1 conv, split by channels into nh heads of hd = C/nh; every pixel stays a query")
+        note(x, "B C H W", "输入：H×W 个像素，每个像素是一个词", "input: H*W pixels, one word (token) each")
+        section("query：每个像素都问一句", "query: every pixel asks")
+        q = self.q(x)
+        note(q, "B C H W", "q：1×1 卷积不改变尺寸（词数不变）", "q: a 1x1 conv keeps the size (same words)")
+        q = q.reshape(B, nh, C // nh, -1)
+        note(q, "B nh hd H*W", "按通道拆成 nh 个头：nh 个老师各教一章", "split channels into nh heads", hd=C // nh)
+        q = q.transpose(-1, -2)
+        note(q, "B nh H*W hd", "转置：nh 句话，每句 HW 个词，每词 hd 维", "transpose: nh sentences of HW words")
+        section("key/value：空间缩减", "key/value: spatial reduction")
         kv = self.sr(x)
-        note(kv, "B C H' W'", zh="空间缩减：核 r+3、步长 r 的重叠深度卷积（+BN+激活+1×1+BN）把网格缩到 H'×W'",
-             en="spatial reduction: an overlapping depthwise conv (kernel r+3, stride r, + BN, act, 1x1, BN)"
-                " shrinks the grid to H' x W'")
+        note(kv, "B C H' W'", "sr：重叠卷积缩减空间，H×W → H'×W'", "sr: overlapping conv shrinks H x W to H' x W'")
         kv = self.local_conv(kv) + kv
-        note(kv, "B C H' W'", zh="3×3 深度卷积做局部增强，并加残差",
-             en="3x3 depthwise conv refines locally, plus a residual")
-        k, v = torch.chunk(self.kv(kv), chunks=2, dim=1)
-        note(k, "B C H' W'", zh="1×1 卷积把通道翻倍到 2C，再一分为二得到 k 和 v",
-             en="a 1x1 conv doubles the channels to 2C, then chunk into k and v")
+        note(kv, "B C H' W'", "local_conv：3×3 深度卷积 + 残差", "local_conv: 3x3 depthwise + residual")
+        kv = self.kv(kv)
+        note(kv, "B 2*C H' W'", "kv：1×1 卷积把通道翻倍到 2C", "kv: a 1x1 conv doubles the channels")
+        k, v = torch.chunk(kv, chunks=2, dim=1)
+        note(k, "B C H' W'", "chunk：前一半通道给 k", "chunk: the first half is k")
+        note(v, "B C H' W'", "后一半通道给 v", "the second half is v")
         k = k.reshape(B, nh, C // nh, -1)
-        note(k, "B nh hd H'*W'", zh="k 拆成多头：M = H'×W' 个 key", en="k split into heads: M = H'*W' keys")
-        v = v.reshape(B, nh, C // nh, -1).transpose(-1, -2)
-        note(v, "B nh H'*W' hd", zh="v 拆成多头并转置", en="v split into heads and transposed")
+        note(k, "B nh hd H'*W'", "k 分给 nh 个头：H'W' 个词", "k into nh heads: H'W' words")
+        v = v.reshape(B, nh, C // nh, -1)
+        note(v, "B nh hd H'*W'", "v 同样分给 nh 个头", "v into nh heads too")
+        v = v.transpose(-1, -2)
+        note(v, "B nh H'*W' hd", "v 转置：H'W' 个词，每词 hd 维", "v transposed: H'W' words of hd")
+        section("注意力", "attention")
         attn = (q @ k) * self.scale
-        note(attn, "B nh H*W H'*W'", zh="注意力分数 q·k × hd^-0.5：N 个 query 对 M 个 key，而不是 N×N",
-             en="scores q.k * hd**-0.5: N queries against M keys instead of N x N")
+        note(attn, "B nh H*W H'*W'", "q @ k × scale：HW 个词对 H'W' 个词的相关性", "q @ k * scale: HW words vs H'W'")
         if relative_pos_enc is not None:
             if attn.shape[2:] != relative_pos_enc.shape[2:]:
                 relative_pos_enc = F.interpolate(relative_pos_enc, size=attn.shape[2:], mode="bicubic",
@@ -128,13 +134,13 @@ class OSRAttention(nn.Module):
             attn = attn + relative_pos_enc
         attn = torch.softmax(attn, dim=-1)
         attn = self.attn_drop(attn)
-        note(attn, "B nh H*W H'*W'", key="attn",
-             zh="在最后一维做 softmax：每个 query 的一行变成概率分布（不是 LayerNorm）",
-             en="softmax over the keys: each query's row becomes a probability distribution (not a LayerNorm)")
-        x = (attn @ v).transpose(-1, -2)
-        note(x, "B nh hd H*W", zh="用注意力对 v 加权求和，再转置", en="attention-weighted sum of v, transposed back")
+        note(attn, "B nh H*W H'*W'", "softmax：每行和为 1（不是 LayerNorm）", "softmax: rows sum to 1", key="attn")
+        x = attn @ v
+        note(x, "B nh H*W hd", "attn @ v：画了重点的 q", "attn @ v: the q, now with highlights")
+        x = x.transpose(-1, -2)
+        note(x, "B nh hd H*W", "转置回 (B, nh, hd, HW)", "transpose back")
         out = x.reshape(B, C, H, W)
-        note(out, "B C H W", zh="合并各头，恢复成输入的形状", en="merge the heads back into the input's shape")
+        note(out, "B C H W", "合并各头，恢复输入形状", "merge the heads: the input's shape")
         return out
 
     def _check(self, x: Tensor, relative_pos_enc: Tensor | None) -> None:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import require_choice, require_int, require_tensors, shape_error, value_error
-from ..trace import note
+from ..trace import note, section
 
 POOLS = ("max", "avg")
 
@@ -67,36 +67,31 @@ class SAFM(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         h, w = x.shape[-2:]
-        note(x, "B C H W", zh="输入特征图", en="input feature map")
-        xc = x.chunk(self.n_levels, dim=1)
-        note(xc[0], "B C//L H W", L=self.n_levels, zh="沿通道平均切成 L 组，每组对应一个尺度",
-             en="split the channels into L equal groups, one group per scale")
+        L = self.n_levels
+        note(x, "B C H W", "输入特征图", "input feature map")
+        xc = x.chunk(L, dim=1)
+        for i, chunk in enumerate(xc):
+            note(chunk, "B C//L H W", "chunk：通道平分成 L 份，xc[{i}]", "chunk into L groups: xc[{i}]", L=L, i=i)
+        section("空间加权（多尺度）", "spatial weighting at L scales")
         levels = [self.mfr[0](xc[0])]
-        note(levels[0], "B C//L H W", L=self.n_levels, zh="第 0 层：保持原分辨率，做 3×3 深度卷积",
-             en="level 0: full resolution, 3x3 depthwise conv")
-        for i in range(1, self.n_levels):
+        note(levels[0], "B C//L H W", "尺度 0：原尺寸，3×3 深度卷积", "scale 0: 3x3 depthwise", L=L)
+        for i in range(1, L):
             s = self._pool_fn(xc[i], (h // 2**i, w // 2**i))
-            note(s, "B C//L H//2**i W//2**i", L=self.n_levels, i=i,
-                 zh="第 i 层：池化到 1/2^i 分辨率（note 用最大池化）",
-                 en="level i: pool to 1/2**i resolution (max pooling in the note)")
+            note(s, "B C//L H//2**i W//2**i", "尺度 {i}：池化到 1/2^{i}", "scale {i}: pool to 1/2**{i}", L=L, i=i)
             s = self.mfr[i](s)
-            note(s, "B C//L H//2**i W//2**i", L=self.n_levels, i=i, zh="在低分辨率上做 3×3 深度卷积",
-                 en="3x3 depthwise conv at the low resolution")
+            note(s, "B C//L H//2**i W//2**i", "尺度 {i}：3×3 深度卷积", "scale {i}: 3x3 depthwise", L=L, i=i)
             s = F.interpolate(s, size=(h, w), mode="nearest")
-            note(s, "B C//L H W", L=self.n_levels, zh="最近邻上采样回 H×W（块状，块大小 2^i）",
-                 en="nearest upsampling back to H x W (blocky, blocks of 2**i pixels)")
+            note(s, "B C//L H W", "尺度 {i}：最近邻上采样回 H×W", "scale {i}: nearest, back to H x W", L=L, i=i)
             levels.append(s)
+        section("特征聚合与调制", "feature aggregation and modulation")
         levels = torch.cat(levels, dim=1)
-        note(levels, "B C H W", key="levels", zh="把 L 个尺度在通道上拼回 C 个通道",
-             en="concatenate the L scales back into C channels")
+        note(levels, "B C H W", "L 个尺度在通道上拼接，恢复 C", "concatenate the L scales: C again", key="levels")
         out = self.aggr(levels)
-        note(out, "B C H W", zh="1×1 卷积 aggr：聚合不同尺度的通道特征", en="1x1 conv aggr mixes the scales")
+        note(out, "B C H W", "aggr：1×1 卷积聚合各尺度的通道", "aggr: a 1x1 conv mixes the scales")
         modulation = self.act(out)
-        note(modulation, "B C H W", key="modulation",
-             zh="GELU 得到调制图 M：不是 [0,1] 注意力，可放大，也可略为负（≈ -0.17）",
-             en="GELU gives the modulation map M: not a [0,1] attention, it can amplify or dip to about -0.17")
+        note(modulation, "B C H W", "GELU：调制图 M（非 0–1 注意力）", "GELU: modulation M, not 0-1", key="modulation")
         out = modulation * x
-        note(out, "B C H W", zh="M 与输入逐元素相乘，保留空间细节", en="multiply M with the input element-wise")
+        note(out, "B C H W", "M ⊙ x：与原输入相乘，保留空间细节", "M * x: keeps the input's detail")
         return out
 
     def _check(self, x: Tensor) -> None:

@@ -141,9 +141,9 @@ class BlockSpec:
         kwargs, shapes = self.configure(**values)
         return self.instantiate(kwargs, shapes, device, seed)
 
-    def demo(self, seed: int = 0) -> tuple[nn.Module, list[Tensor]]:
+    def demo(self, seed: int = 0, device: str | torch.device | None = None) -> tuple[nn.Module, list[Tensor]]:
         """The block and inputs of the note's own example (``model, inputs = spec.demo()``)."""
-        return self.instantiate(dict(self.demo_kwargs), list(self.demo_shapes), None, seed)
+        return self.instantiate(dict(self.demo_kwargs), list(self.demo_shapes), device, seed)
 
     def instantiate(self, kwargs: dict[str, Any], shapes: Shapes, device: str | torch.device | None = None,
                     seed: int = 0) -> tuple[nn.Module, list[Tensor]]:
