@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fusion_edu.blocks import BLOCKS  # noqa: E402
-from fusion_edu.explore import render  # noqa: E402
+from fusion_edu.render import render  # noqa: E402
 
 LARGEST = dict(B=64, C=512, H=512, W=512)
 BLOCK_MODULES = ["_common", "gated_fusion", "msf", "mfe", "safm", "osra", "msaa", "cbam_joint"]
@@ -78,24 +78,31 @@ def explorer_rows(repeat: int) -> list[dict]:
     return rows
 
 
-def _noop_note(tensor, spec, *, zh, en, key=None, **dims):
+def _noop_note(tensor, spec, zh, en, *, key=None, **dims):
     """`note` with its signature and nothing else."""
     return tensor
 
 
+def _noop_step(*args, **kwargs):
+    """`section` / `watch` with nothing inside."""
+
+
+NOOPS = {"note": _noop_note, "section": _noop_step, "watch": _noop_step}
+
+
 @contextlib.contextmanager
 def _noop_notes():
-    """Replaces `note` in every block module by a function that only returns its tensor."""
+    """Replaces `note`, `section` and `watch` in every block module by functions that do nothing else."""
 
     modules = [importlib.import_module(f"fusion_edu.blocks.{name}") for name in BLOCK_MODULES]
-    saved = [m.note for m in modules]
-    for m in modules:
-        m.note = _noop_note
+    saved = [(m, name, getattr(m, name)) for m in modules for name in NOOPS if hasattr(m, name)]
+    for m, name, _ in saved:
+        setattr(m, name, NOOPS[name])
     try:
         yield
     finally:
-        for m, original in zip(modules, saved):
-            m.note = original
+        for m, name, original in saved:
+            setattr(m, name, original)
 
 
 def _forward_pairs(model, inputs, rounds: int) -> tuple[float, float, float]:
@@ -130,7 +137,7 @@ def note_call_cost(n: int = 200_000) -> float:
         for _ in range(5):
             start = time.perf_counter()
             for _ in range(n):
-                fn(x, "B C H W", zh="", en="")
+                fn(x, "B C H W", "", "")
             times.append((time.perf_counter() - start) / n)
         best[name] = min(times)
     return max(0.0, best["note"] - best["noop"])

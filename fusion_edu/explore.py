@@ -79,7 +79,7 @@ class Explorer(widgets.VBox):
             self.controls[hyper.name] = _hyper_control(hyper)
         self.language = widgets.ToggleButtons(options=list(_LANG_OPTIONS), value=resolve(lang, "explore"),
                                               style={"button_width": "7em"}, layout=widgets.Layout(flex="0 0 auto"))
-        self.render_output = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.render_output = widgets.HTML(layout=widgets.Layout(width="auto"))
         self.last: Rendered | None = None
         meanings = {d.name: (d.zh, d.en) for d in DIMS} | {h.name: (h.zh, h.en) for h in spec.hypers}
         rows = [_row(control, *meanings[name], name) for name, control in self.controls.items()]

@@ -433,8 +433,7 @@ class Trace:
         head = (f"<div><b>{esc(self.name)}</b> &nbsp; {pick('输入', 'inputs', lang)}: {inputs}</div>"
                 f"<div>{pick('符号', 'symbols', lang)}: <code>{esc(self.symbols_line() or '-')}</code></div>{remarks}")
         colgroup, header = self._html_columns(lang)
-        parts = [f"<div class='fusion-edu-trace{' fe-compact' if self.compact else ''}' style='max-width:1180px'>",
-                 head]
+        parts = [f"<div class='fusion-edu-trace{' fe-compact' if self.compact else ''}'>", head]
         for group in self.groups():
             body = "".join(self._html_row(r, lang) for r in group.rows)
             table = (f"<table style='{_TABLE}'>{colgroup}{header}<tbody>{body}</tbody></table>")
@@ -449,11 +448,19 @@ class Trace:
         return "".join(parts)
 
     def _html_columns(self, lang: str) -> tuple[str, str]:
+        """Column headings, and widths that fit the longest shape (fixed, so every group's table lines up)."""
+        def fit(texts: list[str]) -> str:  # monospace: about 0.6 em a character, plus the paddings
+            return f"{0.62 * max(map(len, texts), default=4) + 2:.1f}em"
+
+        specs, concretes = [r.spec for r in self.rows], [r.concrete for r in self.rows]
+        number = fit([str(len(self.rows)) + "  "])
         if self.compact:
-            cols = [("#", "3em"), (pick("步骤", "step", lang), "auto"), (pick("形状", "shape", lang), "19em")]
+            shapes = [f"{a} = {b}" for a, b in zip(specs, concretes)]
+            cols = [("#", number), (pick("步骤", "step", lang), "auto"), (pick("形状", "shape", lang), fit(shapes))]
         else:
             text_cols = [(c, "auto") for c in self._columns(lang)]
-            cols = [("#", "3em"), *text_cols, ("symbolic", "12em"), ("concrete", "12em"), ("where", "11em")]
+            cols = [("#", number), *text_cols, ("symbolic", fit(specs + ["symbolic"])),
+                    ("concrete", fit(concretes + ["concrete"])), ("where", fit([r.line for r in self.rows]))]
         colgroup = "<colgroup>" + "".join(f"<col style='width:{w}'>" for _, w in cols) + "</colgroup>"
         cells = "".join(f"<th style='{_CELL}'>{html.escape(c)}</th>" for c, _ in cols)
         return colgroup, f"<thead><tr>{cells}</tr></thead>"
@@ -464,13 +471,13 @@ class Trace:
         texts = "".join(f"<td style='{_CELL};{_WRAP}'>{esc(t)}</td>" for t in self._texts(r, lang))
         if self.compact:
             texts = f"<td style='{_CELL};{_WRAP}'>{esc(self._texts(r, lang)[0])}</td>"
-            shape = (f"<td style='{_CELL};{_NOWRAP}'><code>{esc(r.spec)}</code> = "
-                     f"<code>{esc(r.concrete)}</code>{bad}</td>")
+            shape = (f"<td style='{_CELL};{_NOWRAP}'><code style='{_NOWRAP}'>{esc(r.spec)}</code> = "
+                     f"<code style='{_NOWRAP}'>{esc(r.concrete)}</code>{bad}</td>")
             cells = f"<td style='{_CELL}'>{r.index}</td>{texts}{shape}"
         else:
             cells = (f"<td style='{_CELL}'>{r.index}</td>{texts}"
-                     f"<td style='{_CELL};{_NOWRAP}'><code>{esc(r.spec)}</code></td>"
-                     f"<td style='{_CELL};{_NOWRAP}'><code>{esc(r.concrete)}</code>{bad}</td>"
+                     f"<td style='{_CELL};{_NOWRAP}'><code style='{_NOWRAP}'>{esc(r.spec)}</code></td>"
+                     f"<td style='{_CELL};{_NOWRAP}'><code style='{_NOWRAP}'>{esc(r.concrete)}</code>{bad}</td>"
                      f"<td style='{_CELL};{_NOWRAP};color:#777;font-size:0.85em'>{esc(r.line)}</td>")
         style = "" if r.ok else " style='background:#fdd'"
         return f"<tr{style}>{cells}</tr>"
@@ -479,7 +486,7 @@ class Trace:
 _TABLE = "table-layout:fixed;width:100%;border-collapse:collapse;margin:2px 0"
 _CELL = "text-align:left;vertical-align:top;padding:2px 6px"
 _WRAP = "white-space:normal;overflow-wrap:anywhere"
-_NOWRAP = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+_NOWRAP = "white-space:nowrap"
 
 
 def _width(text: str) -> int:

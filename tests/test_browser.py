@@ -57,7 +57,7 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    with lab.new_page(browser) as p:
+    with lab.new_page(browser, width=1280, height=900) as p:  # a classroom projector's width
         yield p
 
 
@@ -85,6 +85,8 @@ def test_notebook_runs_in_jupyterlab(name, server, page, screenshots):
     lab.run_all_cells(page)
     unexpected = set(lab.error_cells(page)) - tagged_cells(name)
     assert not unexpected, f"{name}: cells {sorted(unexpected)} show an error"
+    assert lab.overflowing_tables(page) == [], f"{name}: a trace table does not fit 1280 px"
+    assert lab.wrapped_shapes(page) == [], f"{name}: a shape wraps onto a second line"
 
     key = BLOCK_KEYS.get(name[:2])
     if key is None:

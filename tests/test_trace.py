@@ -177,8 +177,8 @@ def test_compact_view_has_one_language_no_where_and_one_shape_column():
 
 def test_shapes_never_wrap_in_the_table():
     html = meta_trace("mfe", B=64, C=512, H=512, W=512)._repr_html_()
-    cells = re.findall(r"<td([^>]*)><code>\(64, 512, 512, 512\)</code>", html)
-    assert len(cells) == 7 and all("white-space:nowrap" in c for c in cells)
+    cells = re.findall(r"<td([^>]*)><code([^>]*)>\(64, 512, 512, 512\)</code>", html)
+    assert len(cells) == 7 and all("white-space:nowrap" in td and "white-space:nowrap" in code for td, code in cells)
 
 
 def test_the_course_language_decides_when_none_is_given():

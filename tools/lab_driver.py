@@ -221,3 +221,20 @@ def press_on_slider(page, name: str, key: str, index: int = 0) -> None:
     handle.scroll_into_view_if_needed()
     handle.focus()
     page.keyboard.press(key)
+
+
+def overflowing_tables(page) -> list[str]:
+    """Trace tables wider than the output area they sit in (they would scroll sideways), as 'notebook cell: px'."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.fusion-edu-trace')].map((t, i) => {"
+        " const area = t.closest('.jp-OutputArea-output') || t.parentElement;"
+        " const over = Math.max(t.scrollWidth - t.clientWidth,"
+        "   t.getBoundingClientRect().right - area.getBoundingClientRect().right);"
+        " return over > 1 ? `table ${i}: ${Math.round(over)} px too wide` : ''; }).filter(Boolean)")
+
+
+def wrapped_shapes(page) -> list[str]:
+    """Shape cells (code in a trace table) whose text takes more than one line."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.fusion-edu-trace td code')].filter(c => {"
+        " const r = c.getClientRects(); return r.length > 1; }).map(c => c.textContent).slice(0, 5)")
