@@ -26,7 +26,7 @@ from .blocks import BLOCKS, get_spec
 from .errors import type_error, value_error
 from .trace import Trace, trace
 
-__all__ = ["draw", "Graph", "DEPTHS", "INSTALL_HINT", "GraphvizNotFoundError"]
+__all__ = ["draw", "Graph", "DEPTHS", "INSTALL_HINT", "GraphvizNotFoundError", "dot_available"]
 
 # How deep each block's graph goes: deep enough to show the branches, gates and attention
 # steps, shallow enough to stay readable (checked by eye on the rendered PNGs).
@@ -314,12 +314,24 @@ class Graph:
         with torch.no_grad():
             return trace(self._module, *self._inputs, strict=False)
 
-    def _fallback_html(self) -> str:
+    def html(self, missing: str | None = None) -> str:
+        """The graph as HTML to place in a page: the ``<svg>`` element, or without ``dot`` a hint and the trace.
+
+        Unlike `svg` it never raises for a missing Graphviz, so a page built from it (two graphs side by
+        side, say) shows on a machine without ``dot`` too. `missing` replaces the default hint line.
+        """
+        try:
+            svg = self.svg()
+        except GraphvizNotFoundError:
+            return self._fallback_html(missing or _MISSING_LINE)
+        return svg[svg.find("<svg"):]
+
+    def _fallback_html(self, line: str = _MISSING_LINE) -> str:
         try:
             table = self.trace()._repr_html_()
         except Exception as e:  # noqa: BLE001 - the fallback itself must not raise
             table = f"<code>{html.escape(type(e).__name__)}: {html.escape(str(e))}</code>"
-        return (f"<div class='fusion-edu-graph-missing'><p style='color:#b26a00'>⚠ {html.escape(_MISSING_LINE)}"
+        return (f"<div class='fusion-edu-graph-missing'><p style='color:#b26a00'>⚠ {html.escape(line)}"
                 f"</p>{table}</div>")
 
     def _repr_svg_(self) -> str | None:
