@@ -4,9 +4,11 @@ Importing this package needs only torch; the widgets, graphs and plots import ip
 graphviz and matplotlib when they are first used.
 """
 
+from .autotrace import autotrace
 from .blocks import BLOCKS
+from .compare import compare
 from .errors import ShapeError
 from .trace import Trace, meta_trace, note, trace
 
 __version__ = "0.1.0"
-__all__ = ["BLOCKS", "ShapeError", "Trace", "meta_trace", "note", "trace", "__version__"]
+__all__ = ["BLOCKS", "ShapeError", "Trace", "autotrace", "compare", "meta_trace", "note", "trace", "__version__"]

@@ -566,7 +566,9 @@ class _Hooked:
 
     def __init__(self, model: nn.Module):
         self.model = model
-        self.info = {id(m): (name, type(m).__name__, not any(True for _ in m.children()))
+        # A leaf (one row per call) is a module without children; a root of your own is opened all the same.
+        self.info = {id(m): (name, type(m).__name__, not any(True for _ in m.children())
+                             and (bool(name) or type(m).__module__.startswith("torch.")))
                      for name, m in model.named_modules(remove_duplicate=False)}
         self.classes = {name: type(m) for name, m in model.named_modules()}
         self.recorder: _Recorder | None = None
@@ -924,12 +926,13 @@ class _Solver:
         if all(v == v0 for v in values):
             return self._constant(v0, axis_from_end)
         depends = [n for n in self.names if n not in self.fixed and any(values[i] != v0 for i in self.lines[n])]
-        if len(depends) == 1:
-            return self._single(depends[0], values)
-        if depends:
+        if not depends:
+            return None
+        text = self._single(depends[0], values) if len(depends) == 1 else None
+        if text is None:  # several names, or one inside a product such as 2*((H+1)//2)
             array = np.array(values, dtype=np.int64)
-            return self._product(depends, array) or self._sum(depends, array)
-        return None
+            text = self._product(depends, array) or self._sum(depends, array)
+        return text
 
     def _constant(self, value: int, axis_from_end: int) -> str:
         """A literal, or the name of a fixed size of the same value (C stays C when C cannot move)."""
