@@ -7,12 +7,14 @@ permute, cat, matmul, softmax, interpolate, +, * ...). Each row gets a zh and an
 from an op glossary and a symbolic spec such as ``B C//4 1 1`` or ``B*(H//8)*(W//8) 64 C``.
 
 How the specs are found: the input sizes are bound to names (``B C H W`` for a 4-D input, or
-``dims``). The module is run again on meta with each name moved on its own (x2, x3, and the
-optional +1 and +8, which tell ``H//2`` from ``(H+1)//2``), and each size of each row is solved as
-the simplest expression of a small grammar that fits every run: a literal, ``n``, ``k*n``,
-``n//k``, ``(p*n+c)//k``, products ``K*f(a)*g(b)`` and sums of two such terms. A name whose
-perturbed runs fail (a conv's weights fix C; CBAM's MLP fixes H*W) or change the steps is
-*fixed*: the trace says so, and a size equal to it is written with its name.
+``dims``). The module is run again on meta with each name moved on its own (x2 and x3), then once
+with all of them moved together by +1 (which tells ``H//2`` from ``(H+1)//2``; +8 or x2 where odd
+sizes are refused), and each size of each row is solved as the simplest expression of a small
+grammar that fits every run: a literal, ``n``, ``k*n``, ``n//k``, ``(p*n+c)//k``, products
+``K*f(a)*g(b)`` and sums of two such terms. A name whose perturbed runs fail (a conv's weights
+fix C; CBAM's MLP fixes H*W) or change the steps is *fixed*: the trace says so, and a size equal
+to a fixed name's value is written with its name (which can be a coincidence: with C = 16 fixed,
+16 tokens per window also read ``C``).
 
 Pass a factory instead of a module (``lambda C: SEBlock(C)``, a class) and the names among its
 parameters are moved by rebuilding it, so that C, too, becomes symbolic.
@@ -78,9 +80,16 @@ def _dim_en(d: Any) -> str:
     return "the last dim" if d == -1 else f"dim {d}"
 
 
-def _kernel(size: Any, sep: str) -> str:
-    size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
-    return sep.join(str(s) for s in size) if len(set(size)) > 1 else sep.join([str(size[0])] * len(size))
+def _kernel(size: Any, sep: str, ndim: int = 2) -> str:
+    """``3×3`` for 3 or (3, 3) in 2-D, ``1×7`` for (1, 7)."""
+    size = tuple(size) if isinstance(size, (tuple, list)) else (size,) * ndim
+    return sep.join(str(s) for s in size)
+
+
+def _ndim(m: nn.Module) -> int:
+    """1, 2 or 3 from a class name such as MaxPool2d (2 when it does not say)."""
+    name = type(m).__name__
+    return int(name[-2]) if name[-2:] in ("1d", "2d", "3d") else 2
 
 
 def _one(value: Any) -> Any:
@@ -101,18 +110,18 @@ def _number(value: Any) -> str:
 
 def _conv_text(kernel: Any, stride: Any, dilation: Any, groups: int, channels_in: int, ndim: int,
                transposed: bool = False) -> tuple[str, str]:
-    k = _one(stride), _one(dilation)
+    stride, dilation = _one(stride), _one(dilation)
     zh_kind, en_kind = ("转置卷积", "transposed conv") if transposed else ("卷积", "conv")
     if ndim == 1:
-        zh, en = f"核长 {_kernel(kernel, '×')} 的一维{zh_kind}", f"1-D {en_kind}, kernel {_kernel(kernel, 'x')}"
+        zh, en = f"核长 {_kernel(kernel, '×', 1)} 的一维{zh_kind}", f"1-D {en_kind}, kernel {_kernel(kernel, 'x', 1)}"
     else:
-        zh, en = f"{_kernel(kernel, '×')} {zh_kind}", f"{_kernel(kernel, 'x')} {en_kind}"
-    if _one(kernel) == 1 and not transposed:
+        zh, en = f"{_kernel(kernel, '×', ndim)} {zh_kind}", f"{_kernel(kernel, 'x', ndim)} {en_kind}"
+    if _one(kernel) == 1 and groups == 1 and not transposed:
         zh, en = zh + "（逐点）", en + " (pointwise)"
-    if k[0] != 1:
-        zh, en = zh + f"，步长 {k[0]}", en + f", stride {k[0]}"
-    if k[1] != 1:
-        zh, en = zh + f"，空洞率 {k[1]}", en + f", dilation {k[1]}"
+    if stride != 1:
+        zh, en = zh + f"，步长 {stride}", en + f", stride {stride}"
+    if dilation != 1:
+        zh, en = zh + f"，空洞率 {dilation}", en + f", dilation {dilation}"
     if groups > 1:
         if groups == channels_in:
             zh, en = zh + "，深度可分离", en + ", depthwise"
@@ -128,8 +137,8 @@ def _conv_module(m: nn.Module) -> tuple[str, str]:
 
 def _pool_module(kind_zh: str, kind_en: str) -> Callable[[nn.Module], tuple[str, str]]:
     def text(m: nn.Module) -> tuple[str, str]:
-        k, s = _one(m.kernel_size), _one(m.stride)
-        zh, en = f"{_kernel(k, '×')} {kind_zh}池化", f"{_kernel(k, 'x')} {kind_en} pooling"
+        k, s, n = _one(m.kernel_size), _one(m.stride), _ndim(m)
+        zh, en = f"{_kernel(k, '×', n)} {kind_zh}池化", f"{_kernel(k, 'x', n)} {kind_en} pooling"
         if s != k:
             zh, en = zh + f"，步长 {s}", en + f", stride {s}"
         return zh, en
@@ -141,7 +150,9 @@ def _adaptive_module(kind_zh: str, kind_en: str) -> Callable[[nn.Module], tuple[
         size = _one(m.output_size)
         if size == 1:
             return f"全局{kind_zh}池化：每个通道压成一个数", f"global {kind_en} pooling: one number per channel"
-        return f"自适应{kind_zh}池化到 {_kernel(size, '×')}", f"adaptive {kind_en} pooling to {_kernel(size, 'x')}"
+        n = _ndim(m)
+        return (f"自适应{kind_zh}池化到 {_kernel(size, '×', n)}",
+                f"adaptive {kind_en} pooling to {_kernel(size, 'x', n)}")
     return text
 
 
@@ -346,9 +357,9 @@ def _function_text(call: _Call, name: str, spec: list[str]) -> tuple[str, str]:
         return f"自适应{kind[0]}池化到 {hw}", f"adaptive {kind[1]} pooling to {hw.replace('×', ' x ')}"
     if name in ("avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d", "max_pool2d_with_indices"):
         kind = ("平均", "average") if "avg" in name else ("最大", "max")
-        k = _one(call.arg(1, "kernel_size"))
+        k, n = _one(call.arg(1, "kernel_size")), 1 if "1d" in name else 2
         s = _one(call.arg(2, "stride")) or k
-        zh, en = f"{_kernel(k, '×')} {kind[0]}池化", f"{_kernel(k, 'x')} {kind[1]} pooling"
+        zh, en = f"{_kernel(k, '×', n)} {kind[0]}池化", f"{_kernel(k, 'x', n)} {kind[1]} pooling"
         return (zh + f"，步长 {s}", en + f", stride {s}") if s != k else (zh, en)
     if name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"):
         weight = call.arg(1, "weight")
@@ -372,7 +383,7 @@ def _function_text(call: _Call, name: str, spec: list[str]) -> tuple[str, str]:
     if name in reductions:
         d = call.arg(1, "dim")
         if name in ("max", "min") and isinstance(d, Tensor):
-            return _binary(call, f"逐元素{reductions[name][0]}", f"element-wise {name}", "", "")
+            return f"逐元素{reductions[name][0]}", f"element-wise {name}"
         keep = call.arg(2, "keepdim", False) is True
         zh, en = reductions[name]
         return (f"沿{_dim_zh(d)}{zh}" + ("（保留该维）" if keep else ""),
@@ -474,6 +485,14 @@ def _name_of(func: Any) -> str:
     return name
 
 
+def _field_names(out: Any) -> tuple[str, ...]:
+    """("values", "indices") for torch.max(x, dim) and the other named results; () for plain tuples."""
+    if isinstance(out, tuple) and type(out).__module__ == "torch.return_types":
+        attrs = [a for a in dir(out) if not a.startswith(("_", "n_")) and a not in ("count", "index")]
+        return tuple(next((a for a in attrs if getattr(out, a) is item), str(i)) for i, item in enumerate(out))
+    return tuple(getattr(out, "_fields", ()))
+
+
 def _tensors(value: Any) -> list[Tensor]:
     if isinstance(value, Tensor):
         return [value]
@@ -518,7 +537,7 @@ class _Recorder(TorchFunctionMode):
         call = _Call(kind, name, path, block, [tuple(t.shape) for t in tensors])
         if self.detailed:
             call.module, call.args, call.kwargs = module, args, kwargs
-            call.fields = tuple(getattr(out, "_fields", ())) if len(tensors) > 1 else ()
+            call.fields = _field_names(out) if len(tensors) > 1 else ()
             call.file, call.lineno = _user_line(frame, type(module) if module is not None else self.classes.get(path))
             if self.keep:
                 call.values = [t.detach().clone() for t in tensors]
@@ -882,8 +901,10 @@ class _Atom:
 
 
 def _factor_atoms() -> list[_Atom]:
-    """``(name+c)//k`` with |c| < k, simplest first: the factors tried in products and sums."""
-    return sorted((_Atom("?", 1, c, k) for k in _KS for c in range(-(k - 1), k)), key=lambda a: a.score)
+    """``(name+c)//k`` with |c| < k, and ``name+c`` with |c| <= 8, simplest first: the factors of products."""
+    atoms = [_Atom("?", 1, c, k) for k in _KS[1:] for c in range(-(k - 1), k)]
+    atoms += [_Atom("?", 1, c, 1) for c in range(-8, 9)]
+    return sorted(atoms, key=lambda a: a.score)
 
 
 _FACTORS = _factor_atoms()
@@ -1022,24 +1043,25 @@ class _Solver:
         return None
 
     def _sum(self, depends: list[str], values: np.ndarray) -> str | None:
-        """``T1+T2(+c)``, each term a product over one group of names, for each split of the names in two."""
+        """``T+c`` with one product term over all the names (``H*W-2``), else ``T1+T2(+c)`` for each split
+        of the names in two groups (``C+H*W``)."""
         v0 = int(values[0])
         options = {n: self._factors(n, values, additive=True)[:3] for n in depends}
         if not all(options.values()):
             return None
         first, rest = depends[0], depends[1:]
-        for r in range(len(rest)):
-            for extra in itertools.combinations(rest, r):
-                groups = [[first, *extra], [n for n in rest if n not in extra]]
-                for combo in itertools.product(*(options[n] for n in depends)):
-                    chosen = dict(zip(depends, combo))
-                    terms = [self._term(group, chosen, values) for group in groups]
-                    if None in terms:
-                        continue
-                    c = v0 - sum(value for _text, value in terms)
-                    text = "+".join(t for t, _v in terms) + (f"{c:+d}" if c else "")
-                    if self._fits(text, values.tolist()):
-                        return text
+        splits = [[list(depends)]] + [[[first, *extra], [n for n in rest if n not in extra]]
+                                      for r in range(len(rest)) for extra in itertools.combinations(rest, r)]
+        for groups in splits:
+            for combo in itertools.product(*(options[n] for n in depends)):
+                chosen = dict(zip(depends, combo))
+                terms = [self._term(group, chosen, values) for group in groups]
+                if None in terms:
+                    continue
+                c = v0 - sum(value for _text, value in terms)
+                text = "+".join(t for t, _v in terms) + (f"{c:+d}" if c else "")
+                if self._fits(text, values.tolist()):
+                    return text
         return None
 
     def _term(self, group: list[str], chosen: dict[str, int], values: np.ndarray) -> tuple[str, int] | None:

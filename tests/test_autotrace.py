@@ -229,6 +229,28 @@ def test_a_module_that_fixes_its_grid_reports_H_and_W_as_fixed():
     assert "模块不接受其他尺寸" in trace.in_lang("zh").to_text()
 
 
+def test_sums_offsets_and_named_outputs():
+    class Descriptors(nn.Module):
+        def __init__(self, C: int):
+            super().__init__()
+            self.conv = nn.Conv1d(C, C, 3)
+
+        def forward(self, x):
+            joint = torch.cat([x.mean((2, 3)), x.mean(1).flatten(1)], dim=1)  # CBAM-style C + H*W descriptor
+            tokens = self.conv(x.flatten(2))  # a valid 1-D conv: H*W - 2
+            strip = torch.cat([x.flatten(2), x.mean(2)], dim=2)  # H*W + W
+            peak = x.max(dim=1)
+            return joint, tokens, strip, peak
+
+    rows = autotrace(Descriptors, torch.randn(2, 4, 6, 8), lang="en").rows  # a factory: C moves too
+    specs = {r.en: r.spec for r in rows}
+    assert specs["concatenate 2 tensors on dim 1"] == "B C+H*W"
+    assert specs["1-D conv, kernel 3"] == "B C H*W-2"
+    assert specs["concatenate 2 tensors on dim 2"] == "B C (H+1)*W"
+    assert [(r.en, r.spec) for r in rows[-2:]] == [("max over dim 1 (values)", "B H W"),
+                                                   ("max over dim 1 (indices)", "B H W")]
+
+
 def test_a_size_outside_the_grammar_stays_a_literal_with_a_note():
     class Square(nn.Module):
         def forward(self, x):
