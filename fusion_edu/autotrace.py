@@ -854,7 +854,7 @@ def _samples(plan: _Plan, names: dict[str, int], base: _Sample) -> tuple[list[_S
     # One run with every movable name changed together: an odd size tells H//2 from (H+1)//2 and checks
     # that products and sums really combine the names as solved. +8 where odd sizes are refused.
     moving = [n for n in names if n not in fixed]
-    for change in ((lambda v: v + 1), (lambda v: v + 8), (lambda v: 2 * v)):
+    for change in ((lambda v: v + 1), (lambda v: v + 8), (lambda v: 2 * v)) if moving else ():
         env = {n: (change(v) if n in moving else v) for n, v in names.items()}
         try:
             recorder, _ = plan.run(env)
@@ -1186,8 +1186,7 @@ def autotrace(module: nn.Module | Callable[..., nn.Module], *inputs: Any, dims: 
                          zh="module 必须是 nn.Module 或构建它的工厂函数",
                          zh_hint="例如 autotrace(model, torch.randn(1, 64, 32, 32))。")
     specs, names = _bind_inputs(inputs, dims)
-    plan = _Plan(module, (), specs, inputs)
-    plan.factory_names = _factory_names(module, names)
+    plan = _Plan(module, _factory_names(module, names), specs, inputs)
     try:
         try:
             recorder, output = plan.run(names, detailed=True)
@@ -1214,10 +1213,12 @@ def autotrace(module: nn.Module | Callable[..., nn.Module], *inputs: Any, dims: 
             text = solver.solve(values, axis - len(shape))
             if text is None:
                 text = str(size)
-                notes.append((f"注意：步骤 {base.calls[i].name} 的第 {axis} 维随输入变化，但找不到简单表达式"
+                note = (f"注意：步骤 {base.calls[i].name} 的第 {axis} 维随输入变化，但找不到简单表达式"
                                f"（出现过的尺寸 {sorted(set(values))}），先写成数字",
                                f"note: step {base.calls[i].name}, axis {axis} varies with the inputs but fits no "
-                               f"simple expression (sizes {sorted(set(values))}); written as a literal"))
+                               f"simple expression (sizes {sorted(set(values))}); written as a literal")
+                if note not in notes:
+                    notes.append(note)
             dims_out.append(text)
         return dims_out
 
