@@ -128,8 +128,8 @@ class CompareReport:
             return pick("不等价：找不到参数对应关系，未运行",
                         "not equivalent: no parameter mapping exists, nothing was run", self.lang)
         if self.equivalent:
-            zh, en = f"等价：输出在容差内一致（max |Δ| = {self.max_abs_diff:.3g}，{tol}）", \
-                f"equivalent: the outputs match within tolerance (max |Δ| = {self.max_abs_diff:.3g}, {tol})"
+            zh = f"等价：输出在容差内一致（max |Δ| = {self.max_abs_diff:.3g}，{tol}）"
+            en = f"equivalent: the outputs match within tolerance (max |Δ| = {self.max_abs_diff:.3g}, {tol})"
             if self.first_difference is not None:
                 zh += f"；但第 {self.first_difference.index} 步起写法不同"
                 en += f"; the steps differ from step {self.first_difference.index} (another way to the same result)"
