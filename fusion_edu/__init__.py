@@ -4,11 +4,13 @@ Importing this package needs only torch; the widgets, graphs and plots import ip
 graphviz and matplotlib when they are first used.
 """
 
+from .autotrace import autotrace
 from .blocks import BLOCKS, meta_trace
+from .compare import compare
 from .errors import ShapeError
 from .lang import get_lang, set_lang
 from .trace import Trace, note, section, trace
 
 __version__ = "0.1.0"
-__all__ = ["BLOCKS", "ShapeError", "Trace", "meta_trace", "note", "section", "trace", "get_lang", "set_lang",
-           "__version__"]
+__all__ = ["BLOCKS", "ShapeError", "Trace", "autotrace", "compare", "meta_trace", "note", "section", "trace",
+           "get_lang", "set_lang", "__version__"]

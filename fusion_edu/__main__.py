@@ -1,10 +1,12 @@
-"""Command line: ``python -m fusion_edu list`` and ``python -m fusion_edu trace KEY --C 64 ...``."""
+"""Command line: ``python -m fusion_edu list``, ``... trace KEY --C 64 ...`` and ``... autotrace FILE.py:Class ...``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .autotrace import add_cli as add_autotrace_cli
+from .autotrace import run_cli as run_autotrace_cli
 from .blocks import BLOCKS, DIMS, meta_trace
 from .lang import LANGS
 
@@ -26,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, hyper in names.items():
         kind = type(hyper.default)
         trace.add_argument(f"--{name}", type=kind, help=f"{hyper.en} ({hyper.zh}); not every block has it")
+    add_autotrace_cli(sub)  # python -m fusion_edu autotrace file.py:Class --C 64 ...
     return parser
 
 
@@ -37,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:13s} {spec.source_name:13s} {spec.title_en} / {spec.title_zh}")
             print(f"{'':13s} {spec.paper.venue} {spec.paper.year}, arXiv {spec.paper.arxiv}; {spec.layout}; {hypers}")
         return 0
+    if args.command == "autotrace":
+        return run_autotrace_cli(args)
     spec = BLOCKS[args.key]
     own = {h.name for h in spec.hypers} | {d.name for d in DIMS}
     values = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "key", "lang")}

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from .errors import ShapeError
 from .lang import LANGS, pick, resolve
 
-__all__ = ["note", "section", "watch", "trace", "Trace", "Step", "ShapeError", "LANGS", "parse_spec", "match_spec"]
+__all__ = ["note", "section", "watch", "trace", "Trace", "Step", "Group", "short_path", "ShapeError", "LANGS",
+           "parse_spec", "match_spec"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ACTIVE: ContextVar[_Recorder | None] = ContextVar("fusion_edu_trace", default=None)
@@ -250,7 +251,7 @@ class _Recorder:
         if dims:
             zh, en = _fill(zh, dims), _fill(en, dims)
         row = Step(len(self.rows) + 1, scope.path, scope.block, zh, en, spec, shape,
-                   _short_name(filename), lineno, key, not problem, problem, scope.section)
+                   short_path(filename), lineno, key, not problem, problem, scope.section)
         self.rows.append(row)
         if problem and self.strict:
             bound = ", ".join(f"{k}={v}" for k, v in scope.bindings.items())
@@ -270,8 +271,8 @@ def _fill(label: str, dims: dict[str, int]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _short_name(filename: str) -> str:
-    """A file inside the package as ``blocks/safm.py``; any other file unchanged."""
+def short_path(filename: str) -> str:
+    """A file inside the package as ``blocks/safm.py``; any other file unchanged (the trace's ``where``)."""
     if filename.startswith(_PACKAGE_DIR):
         return os.path.relpath(filename, _PACKAGE_DIR).replace(os.sep, "/")
     return filename
