@@ -242,7 +242,7 @@ class _Call:
     """One recorded tensor-producing call (a leaf module or a torch function / Tensor method)."""
 
     __slots__ = ("kind", "name", "path", "block", "module", "args", "kwargs", "shapes", "fields", "file", "lineno",
-                 "values")
+                 "values", "part")
 
     def __init__(self, kind: str, name: str, path: str, block: str, shapes: list[tuple[int, ...]]):
         self.kind = kind  # "module" | "function"
@@ -257,6 +257,7 @@ class _Call:
         self.file = ""
         self.lineno = 0
         self.values: list[Tensor] | None = None
+        self.part = ""  # a leaf module's attribute path inside `path` (the module whose forward called it)
 
     def arg(self, i: int, name: str, default: Any = None) -> Any:
         if len(self.args) > i:
@@ -557,8 +558,10 @@ class _Recorder(TorchFunctionMode):
         if leaf:
             if self.leaf == 1:  # still counted as inside the leaf: the mode ignores our own tensor calls
                 tensors = _tensors(out)
-                if tensors:
-                    self._add("module", block, path, block, module, args, {}, out, tensors, sys._getframe(1))
+                if tensors:  # the row belongs to the caller's group; the leaf's name goes in its description
+                    owner, owner_block = self.stack[-1] if self.stack else ("", "")
+                    self._add("module", block, owner, owner_block, module, args, {}, out, tensors, sys._getframe(1))
+                    self.calls[-1].part = path[len(owner) + 1:] if owner else path
             self.leaf -= 1
 
 
@@ -1112,6 +1115,9 @@ def _fixed_remark(fixed: dict[str, str]) -> tuple[str, str]:
 def _make_step(index: int, call: _Call, piece: int, spec: list[str]) -> Step:
     """The one place that turns a recorded call into a trace row."""
     zh, en = _describe(call, piece, spec)
+    name = call.part.rsplit(".", 1)[-1]
+    if name and not name.isdigit() and not en.lower().startswith(name.lower()):
+        zh, en = f"{call.part}：{zh}", f"{call.part}: {en}"
     return Step(index=index, module=call.path, block=call.block, zh=zh, en=en, spec=" ".join(spec),
                 shape=call.shapes[piece], file=call.file, lineno=call.lineno)
 

@@ -215,7 +215,8 @@ def test_derived_spatial_sizes():
 def test_pyramid_rows_for_functions_called_in_forward():
     trace = autotrace(Pyramid(8), torch.randn(1, 8, 8, 8), lang="en")
     assert [(r.spec, r.module) for r in trace.rows] == [
-        ("B C H//2 W//2", ""), ("B C H W", ""), ("B 16 H W", ""), ("B C H W", "mix"), ("B C H W", "")]
+        ("B C H//2 W//2", ""), ("B C H W", ""), ("B 16 H W", ""), ("B C H W", ""), ("B C H W", "")]
+    assert trace.rows[3].en.startswith("mix: ")  # a leaf's row sits in its caller's group, named by attribute
     # 2*(H//2) is H at every size the module accepts: odd sizes fail at the cat, so H is the simplest fit
 
 
@@ -245,7 +246,7 @@ def test_sums_offsets_and_named_outputs():
     rows = autotrace(Descriptors, torch.randn(2, 4, 6, 8), lang="en").rows  # a factory: C moves too
     specs = {r.en: r.spec for r in rows}
     assert specs["concatenate 2 tensors on dim 1"] == "B C+H*W"
-    assert specs["1-D conv, kernel 3"] == "B C H*W-2"
+    assert specs["conv: 1-D conv, kernel 3"] == "B C H*W-2"
     assert specs["concatenate 2 tensors on dim 2"] == "B C (H+1)*W"
     assert [(r.en, r.spec) for r in rows[-2:]] == [("max over dim 1 (values)", "B H W"),
                                                    ("max over dim 1 (indices)", "B H W")]
@@ -289,11 +290,13 @@ def test_leaf_modules_are_one_row_and_rows_are_grouped_by_submodule():
     net = nn.Sequential(SEBlock(16), WindowAttention(16))
     trace = autotrace(net, torch.randn(1, 16, 8, 8), lang="en")
     paths = [r.module for r in trace.rows]
-    assert paths[:6] == ["0.pool", "0.fc.0", "0.fc.1", "0.fc.2", "0.fc.3", "0"]
+    # a leaf's row belongs to the submodule whose forward called it (its group), and names the leaf
+    assert paths[:6] == ["0", "0.fc", "0.fc", "0.fc", "0.fc", "0"]
+    assert trace.rows[0].en.startswith("pool: ")
     assert {r.block for r in trace.rows if r.module == "1"} == {"WindowAttention"}
-    assert {r.block for r in trace.rows if r.module == "1.qkv"} == {"Linear"}
-    # the conv's own F.conv2d is not a row, and each submodule's rows come together
-    assert sum(1 for r in trace.rows if r.module == "0.fc.0") == 1
+    assert any(r.en.startswith("qkv: ") for r in trace.rows if r.module == "1")
+    # the conv's own F.conv2d is not a row: one row for fc.0
+    assert sum(1 for r in trace.rows if r.module == "0.fc") == 4
     first = {}
     for i, p in enumerate(paths):
         first.setdefault(p.split(".")[0], i)
@@ -314,8 +317,8 @@ def test_descriptions_in_chinese_and_english():
             return torch.softmax(y.flatten(2), dim=-1), torch.erf(y)
 
     rows = autotrace(Gallery(), torch.randn(1, 8, 16, 16)).rows
-    assert (rows[0].zh, rows[0].en) == ("3×3 卷积，步长 2，深度可分离", "3x3 conv, stride 2, depthwise")
-    assert (rows[1].zh, rows[1].en) == ("调用 Scale", "call Scale")
+    assert (rows[0].zh, rows[0].en) == ("dw：3×3 卷积，步长 2，深度可分离", "dw: 3x3 conv, stride 2, depthwise")
+    assert (rows[1].zh, rows[1].en) == ("scale：调用 Scale", "scale: call Scale")
     assert (rows[2].zh, rows[2].en) == ("沿第 1 维拼接 2 个张量", "concatenate 2 tensors on dim 1")
     assert rows[3].spec == "B 16 2*((H+1)//2) 2*((W+1)//2)"  # an even size: the stride-2 conv rounded up, x2
     assert (rows[3].zh, rows[3].en) == ("最近邻插值到 2*((H+1)//2)×2*((W+1)//2)",
@@ -355,7 +358,7 @@ def test_rows_point_at_the_line_in_forward_that_made_them():
     softmax = next(r for r in trace.rows if r.en.startswith("softmax"))
     assert softmax.file.endswith("test_autotrace.py")
     assert "softmax" in lines[softmax.lineno - start]
-    qkv = next(r for r in trace.rows if r.module == "qkv")
+    qkv = next(r for r in trace.rows if r.en.startswith("qkv: "))
     assert "self.qkv(" in lines[qkv.lineno - start]
 
 
