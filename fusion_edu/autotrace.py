@@ -620,7 +620,7 @@ def _execute(hooked: _Hooked, inputs: Sequence[Any], *, detailed: bool, keep: bo
     try:
         with torch.no_grad():
             if meta:
-                with ShapeOnlyMode(), recorder:
+                with ShapeOnlyMode(count=False), recorder:
                     output = hooked.model(*inputs)
             else:
                 with recorder:

@@ -47,6 +47,26 @@ def _contiguous_meta(args: tuple) -> bool:
         for t in tensors)
 
 
+def _contiguous_like(args: tuple) -> bool:
+    """Meta operands of a pointwise op whose result is contiguous: one is contiguous with the broadcast
+    shape, and every other one keeps the contiguous order of strides over its non-broadcast axes (a slice
+    or an unsqueezed view, not a transpose), so TensorIterator keeps the axes in order."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor) and a.ndim > 0]
+    if not tensors or any(t.device.type != "meta" or t.is_complex() for t in tensors):
+        return False
+    try:
+        shape = _broadcast([t.shape for t in tensors])
+    except ValueError:
+        return False
+    if not any(t.is_contiguous() and list(t.shape) == shape for t in tensors):
+        return False
+    for t in tensors:
+        strides = [st for size, st in zip(t.shape, t.stride()) if size != 1]
+        if any(a <= b for a, b in zip(strides, strides[1:])):
+            return False
+    return True
+
+
 def _pointwise_dtype(operands: tuple) -> torch.dtype:
     tensors = [a for a in operands if isinstance(a, torch.Tensor)]
     first = tensors[0].dtype
@@ -107,13 +127,20 @@ def _shape_only(func: Any, args: tuple, kwargs: dict) -> Any:
             return NotImplemented
         shape[dim] = sum(t.shape[dim] for t in tensors)
         return [shape], first.dtype
-    if not _contiguous_meta(args):
-        return NotImplemented
-    if func in _POINTWISE:
+    if func in _POINTWISE and _contiguous_like(args):
         dtype = _pointwise_dtype(args[:2])
         if func in _FLOAT_ONLY and not dtype.is_floating_point:
             return NotImplemented
         return [_broadcast([a.shape for a in args if isinstance(a, torch.Tensor)])], dtype
+    if func is _aten.native_layer_norm.default and _contiguous_meta(args[:1]):
+        x, normalized = args[0], list(args[1])
+        if not x.dtype.is_floating_point or x.ndim < len(normalized) or list(x.shape[x.ndim - len(normalized):]) \
+                != normalized:
+            return NotImplemented
+        stats = (*x.shape[:x.ndim - len(normalized)], *[1] * len(normalized))
+        return [x.shape, stats, stats], x.dtype
+    if not _contiguous_meta(args):
+        return NotImplemented
     if func is _aten.mean.dim:
         x, dims = args[0], args[1] if len(args) > 1 else kwargs.get("dim")
         keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
@@ -159,6 +186,7 @@ class ShapeOnlyMode(TorchDispatchMode):
         answer: Answer the ops above shape-only (False: run every real kernel, count only).
         check: Also run the real kernel for every answered op and record any difference in
             `mismatches` (for tests).
+        count: Count FLOPs (False saves the formula work when only shapes matter).
 
     Attributes:
         flops: FLOPs of the ops seen so far, by the formulas of ``torch.utils.flop_counter``.
@@ -166,9 +194,10 @@ class ShapeOnlyMode(TorchDispatchMode):
         mismatches: With ``check=True``: where an answer differs from the kernel.
     """
 
-    def __init__(self, answer: bool = True, check: bool = False):
+    def __init__(self, answer: bool = True, check: bool = False, count: bool = True):
         super().__init__()
         self.answer = answer
+        self.count = count
         self.check = check
         self.flops = 0
         self.answered: list[str] = []
@@ -191,7 +220,7 @@ class ShapeOnlyMode(TorchDispatchMode):
                 out = out[0] if len(out) == 1 else tuple(out)
                 if self.check:
                     self._compare(func, out, func(*args, **kwargs))
-        if func._overloadpacket in flop_registry:
+        if self.count and func._overloadpacket in flop_registry:
             self.flops += _flops(func, args, kwargs, out)
         return out
 

@@ -60,3 +60,19 @@ def test_count_flops_agrees_with_pytorchs_flop_counter(key, device):
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(*inputs)
     assert count_flops(module, *inputs) == counter.get_total_flops() > 0
+
+
+def test_views_and_layer_norm_are_answered_exactly_like_the_kernel():
+    from torch import nn
+
+    y = torch.empty(2, 3, 5, 5, device="meta")
+    w = torch.empty(2, 3, 4, 1, device="meta")
+    with torch.no_grad(), ShapeOnlyMode(check=True) as checker:
+        w[:, :, 0].unsqueeze(2) * y  # a sliced, unsqueezed weight broadcast over a map (MSF)
+        y + y[:, :, :, :1]
+        y * y.transpose(2, 3)  # a transpose keeps its own layout: left to the kernel
+        nn.LayerNorm(5, device="meta")(y)
+        nn.LayerNorm([5, 5], device="meta")(y)
+    assert checker.mismatches == []
+    assert checker.answered.count("aten.native_layer_norm.default") == 2
+    assert checker.answered.count("aten.mul.Tensor") == 1 and checker.answered.count("aten.add.Tensor") == 1
