@@ -11,12 +11,14 @@ import html
 from typing import Any
 
 import ipywidgets as widgets
+from torch import nn
 
 from .blocks import BLOCKS, DIMS, get_spec
+from .errors import type_error
 from .lang import resolve
-from .render import Rendered, failed, render
+from .render import Knob, Rendered, failed, knobs, render, render_factory
 
-__all__ = ["Rendered", "render", "explore", "explore_all", "Explorer", "ExplorerAll", "CONTROL_ORDER"]
+__all__ = ["Rendered", "render", "explore", "explore_all", "Explorer", "ExplorerAll", "ModuleExplorer", "CONTROL_ORDER"]
 
 CONTROL_ORDER = ("H", "W", "C", "B")
 """Order of the dimension sliders: H comes first, so moving the first slider changes the spatial size."""
@@ -108,13 +110,87 @@ class Explorer(widgets.VBox):
         self.refresh()
 
 
-def explore(key: str, *, lang: str | None = None) -> Explorer:
-    """The explorer widget for catalog block `key` (returned, not displayed).
+class ModuleExplorer(widgets.VBox):
+    """The explorer for any module class or factory: B, C, H, W and its constructor's own arguments.
 
-    The dimension sliders come first, in the order H, W, C, B (`CONTROL_ORDER`), then one
-    control per hyperparameter of ``BLOCKS[key].hypers``; every change re-renders the trace.
+    The arguments come from the signature (`fusion_edu.render.knobs`): ints and floats get sliders
+    around their defaults, bools a checkbox, ``Literal[...]`` or Enum annotations buttons. C goes to
+    the first positional parameter when it has no default. The trace comes from `autotrace`.
+
+    Attributes:
+        factory: The class or function that builds the module.
+        controls: ``{"H": IntSlider, ..., <argument name>: widget}``.
+        language, render_output, last: As in `Explorer`.
     """
-    return Explorer(key, lang=lang)
+
+    def __init__(self, factory: Any, *, lang: str | None = None, B: int = 1, C: int = 32, H: int = 32, W: int = 32):
+        self.factory = factory
+        dims = {d.name: d for d in DIMS}
+        start = {"B": B, "C": C, "H": H, "W": W}
+        self.controls: dict[str, widgets.ValueWidget] = {
+            name: _dim_slider(dims[name], start[name]) for name in CONTROL_ORDER}
+        meanings = {d.name: (d.zh, d.en) for d in DIMS}
+        for knob in knobs(factory):
+            self.controls[knob.name] = _knob_control(knob)
+            meanings[knob.name] = ("构造参数", "constructor argument")
+        self.language = widgets.ToggleButtons(options=list(_LANG_OPTIONS), value=resolve(lang, "explore"),
+                                              style={"button_width": "7em"}, layout=widgets.Layout(flex="0 0 auto"))
+        self.render_output = widgets.HTML(layout=widgets.Layout(width="auto"))
+        self.last: Rendered | None = None
+        rows = [_row(control, *meanings[name], name) for name, control in self.controls.items()]
+        super().__init__([_row(self.language, "语言", "language", "lang"), *rows, self.render_output])
+        self.add_class("fusion-edu-explorer")
+        for control in (*self.controls.values(), self.language):
+            control.observe(self._on_change, names="value")
+        self.refresh()
+
+    def values(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def refresh(self) -> Rendered:
+        """Renders the current values into `render_output`; never raises."""
+        try:
+            self.last = render_factory(self.factory, lang=self.language.value, **self.values())
+        except Exception as e:  # noqa: BLE001 - render_factory does not raise; this guards the widget anyway
+            self.last = failed(getattr(self.factory, "__name__", "module"), e, "both", values=self.values(),
+                               unexpected=True)
+        self.render_output.value = self.last.html
+        return self.last
+
+    def _on_change(self, _change: dict) -> None:
+        self.refresh()
+
+
+def _knob_control(knob: Knob) -> widgets.ValueWidget:
+    if knob.kind == "bool":
+        return widgets.Checkbox(value=knob.default, description=knob.name, style=_STYLE, layout=_wide())
+    if knob.kind == "choice":
+        return widgets.ToggleButtons(options=list(knob.choices), value=knob.default,
+                                     style={"button_width": "9em"}, layout=widgets.Layout(flex="0 0 auto"))
+    if knob.kind == "int":
+        return widgets.IntSlider(value=knob.default, min=int(knob.low), max=int(knob.high), continuous_update=True,
+                                 description=knob.name, style=_STYLE, layout=_wide())
+    return widgets.FloatSlider(value=knob.default, min=knob.low, max=knob.high, step=(knob.high - knob.low) / 100,
+                               continuous_update=True, description=knob.name, style=_STYLE, layout=_wide())
+
+
+def explore(target: Any, *, lang: str | None = None, **dims: int) -> Explorer | ModuleExplorer:
+    """The explorer widget (returned, not displayed) for a catalog key, or for any module class or factory.
+
+    For a key (``explore("osra")``): sliders H, W, C, B (`CONTROL_ORDER`), then one control per
+    hyperparameter of ``BLOCKS[key].hypers``. For a class or factory (``explore(MySEBlock)``): the
+    same sliders, then its constructor's int / float / bool / choice arguments (`ModuleExplorer`);
+    ``dims`` set the starting B, C, H, W. Every change re-renders the trace; an invalid setting
+    shows the raised message, never a traceback.
+    """
+    if isinstance(target, str):
+        return Explorer(target, lang=lang)
+    if isinstance(target, nn.Module) or not callable(target):
+        raise type_error("explore", "explore needs a catalog key, or a module class or factory (not a built module)",
+                         {"type": type(target).__name__}, "Example: explore('osra') or explore(MyBlock).",
+                         zh="explore 需要目录中的 key，或模块的类 / 工厂函数（而不是已构建的模块）",
+                         zh_hint="例如 explore('osra') 或 explore(MyBlock)。")
+    return ModuleExplorer(target, lang=lang, **dims)
 
 
 class ExplorerAll(widgets.VBox):

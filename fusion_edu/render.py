@@ -11,7 +11,12 @@ B, C, H or W (a few milliseconds at B=64, C=512, H=W=512; see benchmarks/RESULTS
 
 from __future__ import annotations
 
+import ast
+import enum
 import html
+import inspect
+import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +25,14 @@ import torch
 from torch import nn
 
 from .blocks import BlockSpec, get_spec
-from .errors import message
+from .blocks.spec import construct
+from .errors import message, require_int
 from .lang import pick, resolve
-from .shapeonly import ShapeOnlyMode
+from .shapeonly import ShapeOnlyMode, count_flops
 from .trace import Trace, trace
 
-__all__ = ["Rendered", "render", "render_module", "failed", "error_box", "shape_text", "flops_text"]
+__all__ = ["Rendered", "render", "render_module", "render_factory", "knobs", "Knob", "channel_parameter", "failed",
+           "error_box", "shape_text", "flops_text"]
 
 
 @dataclass
@@ -131,8 +138,9 @@ def render_module(module: nn.Module, inputs: list[Any], *, name: str | None = No
     except Exception as e:  # noqa: BLE001 - a page shows every failure instead of a traceback
         return failed(name, e, lang, head=head, unexpected=True)
     params = sum(p.numel() for p in module.parameters())
-    page = _page(head, lang, params, mode.flops, result, input_names, compact)
-    return Rendered(name, {}, result.ok, result, params, mode.flops, "", page)
+    flops = mode.flops if tracer is None else count_flops(module, *inputs)  # a tracer may run its own mode
+    page = _page(head, lang, params, flops, result, input_names, compact)
+    return Rendered(name, {}, result.ok, result, params, flops, "", page)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -194,3 +202,122 @@ def failed(name: str, error: BaseException, lang: str | None, *, head: str = "",
     head = head or f"<div class='fe-head'><b>{html.escape(str(name))}</b></div>"
     return Rendered(str(name), dict(values or {}), False, None, 0, 0, text,
                     "<div class='fusion-edu-render'>" + head + box + "</div>")
+
+
+# --------------------------------------------------------------------------- any module: knobs and page
+
+@dataclass(frozen=True)
+class Knob:
+    """One constructor argument an explorer can set, read from the signature and its default.
+
+    Attributes:
+        name: The parameter's name.
+        kind: ``"int"``, ``"float"``, ``"bool"`` or ``"choice"``.
+        default: Its default value.
+        choices: For ``"choice"``: the allowed values (from a ``Literal[...]`` or an Enum annotation).
+        low, high: For numbers: a slider range around the default.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    choices: tuple = ()
+    low: float = 0
+    high: float = 0
+
+
+def channel_parameter(factory: Callable[..., nn.Module]) -> str | None:
+    """The parameter that receives C: the first positional one without a default (``None`` if there is none)."""
+    params = [p for p in _parameters(factory) if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    first = params[0] if params else None
+    return first.name if first is not None and first.default is inspect.Parameter.empty else None
+
+
+def knobs(factory: Callable[..., nn.Module]) -> list[Knob]:
+    """The constructor arguments of `factory` an explorer can offer: ints, floats, bools and choices with defaults.
+
+    Example:
+        >>> from fusion_edu.blocks import OSRAttention
+        >>> [(k.name, k.kind, k.default) for k in knobs(OSRAttention)]
+        [('num_heads', 'int', 8), ('attn_drop', 'float', 0.0), ('sr_ratio', 'int', 2)]
+    """
+    out = []
+    for p in _parameters(factory):
+        if p.default is inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        choices = _choices(p.annotation)
+        if choices and p.default in choices:
+            out.append(Knob(p.name, "choice", p.default, choices))
+        elif isinstance(p.default, bool):
+            out.append(Knob(p.name, "bool", p.default))
+        elif isinstance(p.default, int) and p.annotation not in (float, "float"):
+            out.append(Knob(p.name, "int", p.default, low=max(0, min(1, p.default)), high=max(4 * p.default, 16)))
+        elif isinstance(p.default, (int, float)):
+            out.append(Knob(p.name, "float", float(p.default), low=0.0, high=max(1.0, 4.0 * p.default)))
+    return out
+
+
+def _parameters(factory: Callable[..., nn.Module]) -> list[inspect.Parameter]:
+    for evaluate in (True, False):  # annotations as objects when they can be evaluated, else as text
+        try:
+            return list(inspect.signature(factory, eval_str=evaluate).parameters.values())
+        except (TypeError, ValueError, NameError, SyntaxError):
+            continue
+    return []
+
+
+def _choices(annotation: Any) -> tuple:
+    if isinstance(annotation, str):  # postponed annotations: only Literal[...] can be read without a namespace
+        found = re.fullmatch(r"Literal\[(.*)\]", annotation.replace("typing.", ""))
+        if not found:
+            return ()
+        try:
+            return tuple(ast.literal_eval(f"({found.group(1)},)"))
+        except (ValueError, SyntaxError):
+            return ()
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(annotation)
+    return ()
+
+
+def render_factory(factory: Callable[..., nn.Module], *, lang: str | None = None, compact: bool = True, B: int = 1,
+                   C: int = 32, H: int = 32, W: int = 32, **kwargs: Any) -> Rendered:
+    """The page for a module class or factory built with `kwargs` at (B, C, H, W), traced by `autotrace`.
+
+    C goes to the factory's first positional parameter when it has no default (`channel_parameter`);
+    the input is (B, C, H, W). Never raises: a constructor or forward that rejects the setting shows
+    its own message.
+    """
+    from .autotrace import autotrace
+
+    name = getattr(factory, "__name__", type(factory).__name__)
+    head = f"<div class='fe-head' style='font-size:1.1em'><b>{html.escape(name)}</b></div>"
+    values = {"B": B, "C": C, "H": H, "W": W, **kwargs}
+    channel = channel_parameter(factory)
+
+    def build(C: int) -> nn.Module:  # autotrace rebuilds it at other C, so C becomes a symbol
+        return factory(C, **kwargs) if channel else factory(**kwargs)
+
+    try:
+        for dim, value in (("B", B), ("C", C), ("H", H), ("W", W)):
+            require_int(name, dim, value)
+        module = construct(lambda: build(C), "meta")
+    except (ValueError, TypeError) as e:
+        return failed(name, e, lang, head=head, values=values)
+    except Exception as e:  # noqa: BLE001 - a page shows every failure instead of a traceback
+        return failed(name, e, lang, head=head, values=values, unexpected=True)
+    x = torch.empty(B, C, H, W, device="meta")
+
+    def tracer(_module: nn.Module, *inputs: Any, lang: str) -> Trace:
+        try:
+            return autotrace(build, *inputs, lang=lang)
+        except RuntimeError as e:  # the block's own message, when it rejected the input
+            if isinstance(e.__cause__, (ValueError, TypeError)):
+                raise e.__cause__ from None
+            raise
+
+    rendered = render_module(module, [x], name=name, head=head, lang=lang, compact=compact, tracer=tracer)
+    rendered.values = values
+    return rendered

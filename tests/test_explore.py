@@ -100,3 +100,35 @@ def test_explore_all_switches_blocks_and_keeps_each_explorer():
     assert a.current is first
     a.picker.value = "osra"
     assert a.current.controls["H"].value == 48
+
+
+def test_explore_takes_any_module_class_and_builds_controls_from_its_signature():
+    from typing import Literal
+
+    import torch
+
+    class Gate(torch.nn.Module):
+        def __init__(self, channels: int, reduction: int = 4, kind: Literal["sigmoid", "hard"] = "sigmoid"):
+            super().__init__()
+            if channels % reduction:
+                raise ValueError(f"Gate: channels must be divisible by reduction; got reduction={reduction}")
+            self.fc = torch.nn.Conv2d(channels, channels // reduction, 1)
+            self.kind = kind
+
+        def forward(self, x):
+            return self.fc(x)
+
+    w = explore(Gate, lang="en", C=16)
+    assert list(w.controls) == ["H", "W", "C", "B", "reduction", "kind"] and w.last.ok
+    assert isinstance(w.controls["kind"], widgets.ToggleButtons) and "B C//4 H W" in w.render_output.value
+    w.controls["reduction"].value = 3
+    assert not w.last.ok and "Gate: channels must be divisible by reduction" in w.render_output.value
+    w.controls["reduction"].value = 2
+    assert w.last.ok and "(1, 8, 32, 32)" in w.render_output.value
+
+
+def test_explore_refuses_a_built_module_with_a_hint():
+    from fusion_edu.blocks import SAFM
+
+    with pytest.raises(TypeError, match=r"explore: explore needs a catalog key, or a module class or factory"):
+        explore(SAFM(8))

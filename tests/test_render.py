@@ -1,8 +1,10 @@
 """The explorer's page: render() for every block, valid and invalid settings, both languages."""
 
 import html
+from typing import Literal
 
 import pytest
+import torch
 
 from fusion_edu import BLOCKS
 from fusion_edu.blocks import DIMS
@@ -136,3 +138,51 @@ def test_unexpected_failures_become_a_box(monkeypatch):
 def test_bad_arguments_never_raise(call):
     r = call()
     assert not r.ok and r.error and "fusion-edu-error" in r.html
+
+
+# --------------------------------------------------------------------------- any module: knobs and page
+
+class SqueezeExcite(torch.nn.Module):
+    """A module written in the test: its own constructor arguments become the explorer's controls."""
+
+    def __init__(self, channels: int, reduction: int = 4, gate: Literal["sigmoid", "hard"] = "sigmoid",
+                 bias: bool = True, scale: float = 1.0):
+        super().__init__()
+        if channels % reduction:
+            raise ValueError(f"SqueezeExcite: channels must be divisible by reduction; got channels={channels}, "
+                             f"reduction={reduction}. Try reduction=4.")
+        self.fc = torch.nn.Sequential(torch.nn.Conv2d(channels, channels // reduction, 1, bias=bias),
+                                      torch.nn.ReLU(), torch.nn.Conv2d(channels // reduction, channels, 1, bias=bias))
+        self.gate = torch.nn.Sigmoid() if gate == "sigmoid" else torch.nn.Hardsigmoid()
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.gate(self.fc(x.mean((2, 3), keepdim=True))) * self.scale
+
+
+def test_knobs_come_from_the_signature():
+    from fusion_edu.render import channel_parameter, knobs
+
+    found = {k.name: (k.kind, k.default, k.choices) for k in knobs(SqueezeExcite)}
+    assert found == {"reduction": ("int", 4, ()), "gate": ("choice", "sigmoid", ("sigmoid", "hard")),
+                     "bias": ("bool", True, ()), "scale": ("float", 1.0, ())}
+    assert channel_parameter(SqueezeExcite) == "channels" and channel_parameter(lambda: SqueezeExcite(8)) is None
+
+
+def test_render_factory_traces_any_module_with_symbolic_channels():
+    from fusion_edu.render import render_factory
+
+    r = render_factory(SqueezeExcite, lang="en", B=2, C=64, H=16, W=16, reduction=8)
+    assert r.ok and r.output_shapes == [(2, 64, 16, 16)] and r.params == (64 * 8 + 8) + (8 * 64 + 64)
+    assert r.flops == 2 * 2 * (64 * 8 + 8 * 64)  # two 1x1 convs on B=2 pooled vectors, 2 FLOPs a multiply-add
+    assert "B C//8 1 1" in r.html and "B C H W" in r.html
+
+
+def test_render_factory_shows_the_modules_own_message_for_a_bad_setting():
+    from fusion_edu.render import render_factory
+
+    r = render_factory(SqueezeExcite, lang="en", C=64, reduction=3)
+    assert not r.ok and "SqueezeExcite: channels must be divisible by reduction" in r.error
+    assert "Invalid setting" in r.html and "Traceback" not in r.html
+    bad = render_factory(SqueezeExcite, lang="en", C=0)
+    assert not bad.ok and "C must be >= 1" in bad.error

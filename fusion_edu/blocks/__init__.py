@@ -58,6 +58,13 @@ def _msaa(B, C, H, W, out_channels):
     return dict(in_channels=7 * C, out_channels=out_channels), [(B, C, H, W), (B, 2 * C, H, W), (B, 4 * C, H, W)]
 
 
+def _msaa_ports(block: MSAA) -> Ports:
+    """CM-UNet feeds MSAA scales of C, 2C and 4C channels; other splits of in_channels are left open."""
+    c, rest = divmod(block.in_channels, 7)
+    ins = (c, 2 * c, 4 * c) if rest == 0 else (None, None, None)
+    return Ports(ins, (block.out_channels,), "nchw", "nchw")
+
+
 def _cbam(B, C, H, W, reduction, kernel_size):
     return dict(channel=C, reduction=reduction, kernel_size=kernel_size, HW=H * W), [(B, C, H, W)]
 
@@ -148,7 +155,7 @@ BLOCKS: dict[str, BlockSpec] = {
         defaults=dict(B=1, C=16, H=56, W=56),
         hypers=(Hyper("out_channels", 64, (4, 8, 12, 16, 32, 64, 128, 256), "输出通道数（≥ 16）",
                       "output channels (>= 16)"),),
-        ports=lambda m: Ports((None, None, None), (m.out_channels,), "nchw", "nchw"),
+        ports=_msaa_ports,
         make=_msaa, inputs=("x1", "x2", "x4"),
         dims_note="C is x1's channels; x2 has 2C and x4 has 4C, so in_channels = 7C (CM-UNet: 16+32+64)."),
     "cbam_joint": BlockSpec(

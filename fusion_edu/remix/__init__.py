@@ -22,9 +22,11 @@ Example:
 from .adapters import CBAM_MODES, AtScale, CBAMCombine, ChannelAdapter, ChannelsLast, Pick, ToChannelsLast, ToNCHW
 from .composites import FUSIONS, MSF_PADS, Parallel, Residual, Series
 from .diagram import draw, export_diagram
+from .hosts import SmallHost, resnet18
 from .measure import Comparison, ParamDiff, compare, count, param_diff, param_table, plot_comparison, render
 from .ports import Ports, ports
 from .recipe import SWAPS, VARIANTS, Recipe, as_recipe, meta_trace, variant
+from .stitch import Stitched, StitchPoint, stitch
 from .variants import (
     CONVS,
     SCALE_WEIGHTINGS,
@@ -42,5 +44,5 @@ __all__ = [
     "MFEVariant", "MSFCoord", "CoordScaleWeights", "DepthwiseSeparableConv", "MSAAChannelOnly", "CBAMChannelOnly",
     "CONVS", "SCALE_WEIGHTINGS", "Recipe", "as_recipe", "variant", "VARIANTS", "SWAPS", "meta_trace",
     "ParamDiff", "param_diff", "param_table", "count", "Comparison", "compare", "plot_comparison",
-    "render", "draw", "export_diagram",
+    "render", "draw", "export_diagram", "stitch", "Stitched", "StitchPoint", "resnet18", "SmallHost",
 ]
