@@ -9,8 +9,9 @@ from .blocks import BLOCKS, meta_trace
 from .compare import compare
 from .errors import ShapeError
 from .lang import get_lang, set_lang
+from .predict import predict
 from .trace import Trace, note, section, trace
 
 __version__ = "0.1.0"
-__all__ = ["BLOCKS", "ShapeError", "Trace", "autotrace", "compare", "meta_trace", "note", "section", "trace",
-           "get_lang", "set_lang", "__version__"]
+__all__ = ["BLOCKS", "ShapeError", "Trace", "autotrace", "compare", "meta_trace", "note", "predict", "section",
+           "trace", "get_lang", "set_lang", "__version__"]

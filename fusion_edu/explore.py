@@ -14,9 +14,11 @@ import ipywidgets as widgets
 from torch import nn
 
 from .blocks import BLOCKS, DIMS, get_spec
-from .errors import type_error
-from .lang import resolve
-from .render import Knob, Rendered, failed, knobs, render, render_factory
+from .errors import message, type_error
+from .lang import pick, resolve
+from .predict import predict
+from .render import Knob, Rendered, error_box, failed, knobs, render, render_factory
+from .trace import Trace
 
 __all__ = ["Rendered", "render", "explore", "explore_all", "Explorer", "ExplorerAll", "ModuleExplorer", "CONTROL_ORDER"]
 
@@ -60,6 +62,94 @@ def _row(control: widgets.Widget, zh: str, en: str, name: str = "") -> widgets.H
     return widgets.HBox(parts, layout=widgets.Layout(align_items="center"))
 
 
+class PredictPanel(widgets.VBox):
+    """Predict, then check, inside an explorer: hides a row's concrete shape until the student's guess is checked.
+
+    With "predict" on, the explorer shows the steps and their symbolic specs with the chosen row's
+    concrete shape (and every later one) hidden; the student types the shape and presses "check":
+    ✓, or a hint towards the right shape. Moving a slider asks again for the new setting.
+
+    Attributes:
+        toggle: Predict mode on or off.
+        row: The row to predict (default: the step whose spec says the most).
+        guess: The student's shape, e.g. ``(1, 8, 1024, 256)``.
+        feedback: The last check's answer.
+    """
+
+    def __init__(self, refresh: Any):
+        self._refresh = refresh
+        self.trace: Trace | None = None
+        self.toggle = widgets.ToggleButton(value=False, description="先预测 · predict", icon="question",
+                                           layout=widgets.Layout(width="12em"))
+        self.row = widgets.Dropdown(options=[], description="#", style={"description_width": "1.5em"},
+                                    layout=widgets.Layout(width="24em"))
+        self.guess = widgets.Text(placeholder="(B, C, H, W)", layout=widgets.Layout(width="14em"))
+        self.button = widgets.Button(description="核对 · check", layout=widgets.Layout(width="9em"))
+        self.feedback = widgets.HTML()
+        self.inputs = widgets.HBox([self.row, self.guess, self.button], layout=widgets.Layout(display="none"))
+        super().__init__([widgets.HBox([self.toggle]), self.inputs, self.feedback])
+        self.add_class("fusion-edu-predict-panel")
+        self.toggle.observe(self._on_toggle, names="value")
+        self._updating = False
+        self.row.observe(self._on_row, names="value")
+        self.button.on_click(self._on_check)
+        self.guess.on_submit(self._on_check)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.toggle.value)
+
+    def page(self, rendered: Rendered, lang: str) -> str:
+        """The explorer's page in predict mode: the steps with the chosen row's shape hidden."""
+        self.trace = rendered.trace
+        if rendered.trace is None:
+            self.inputs.layout.display = "none"
+            return rendered.html
+        rows = rendered.trace.rows
+        options = [(f"{r.index}: {pick(r.zh, r.en, lang)}"[:48], r.index) for r in rows]
+        if [v for _, v in self.row.options] != [v for _, v in options]:
+            self._updating = True
+            try:
+                self.row.options = options
+                self.row.value = _most_telling(rows)
+            finally:
+                self._updating = False
+        self.inputs.layout.display = ""
+        return predict(rendered.trace, rows=[self.row.value], lang=lang)._repr_html_()
+
+    def reset(self) -> None:
+        self.feedback.value = ""
+
+    def _on_row(self, _change: dict) -> None:
+        if not self._updating:
+            self.feedback.value = ""
+            self._refresh()
+
+    def _on_toggle(self, _change: dict) -> None:
+        self.inputs.layout.display = "" if self.active else "none"
+        self.feedback.value = ""
+        self._refresh()
+
+    def _on_check(self, _widget: Any) -> None:
+        if self.trace is None or self.row.value is None:
+            return
+        prediction = predict(self.trace, rows=[self.row.value], lang=self.toggle_lang)
+        try:
+            self.feedback.value = prediction.check({self.row.value: self.guess.value})._repr_html_()
+        except (ValueError, TypeError) as e:
+            self.feedback.value = error_box(self.toggle_lang, "看不懂这个形状", "Cannot read that shape",
+                                            message(e, resolve(self.toggle_lang)))
+
+    toggle_lang: str | None = None
+
+
+def _most_telling(rows: list[Any]) -> int:
+    """The row worth predicting: the spec with the most computed or primed dims (the first of equals)."""
+    def weight(spec: str) -> int:
+        return sum(spec.count(ch) for ch in "*/+-'")
+    return max(rows, key=lambda r: (weight(r.spec), -r.index)).index
+
+
 class Explorer(widgets.VBox):
     """The explorer for one block: a language toggle, sliders (H, W, C, B, then hyperparameters), the trace.
 
@@ -87,7 +177,9 @@ class Explorer(widgets.VBox):
         rows = [_row(control, *meanings[name], name) for name, control in self.controls.items()]
         hint = widgets.HTML("<span style='color:#666'>拖动滑块，表格随之更新 / drag a slider: the table follows"
                             "</span>")
-        super().__init__([_row(self.language, "语言", "language", "lang"), *rows, hint, self.render_output])
+        self.predictor = PredictPanel(self.refresh)
+        super().__init__([_row(self.language, "语言", "language", "lang"), *rows, hint, self.predictor,
+                          self.render_output])
         self.add_class("fusion-edu-explorer")
         self.add_class(f"fusion-edu-explorer-{self.key}")
         for control in (*self.controls.values(), self.language):
@@ -103,10 +195,18 @@ class Explorer(widgets.VBox):
             self.last = render(self.key, lang=self.language.value, **self.values())
         except Exception as e:  # noqa: BLE001 - render does not raise; this guards the widget anyway
             self.last = failed(self.key, e, "both", values=self.values(), unexpected=True)
-        self.render_output.value = self.last.html
+        self._show()
         return self.last
 
+    def _show(self) -> None:
+        if self.predictor.active:
+            self.predictor.toggle_lang = self.language.value
+            self.render_output.value = self.predictor.page(self.last, self.language.value)
+        else:
+            self.render_output.value = self.last.html
+
     def _on_change(self, _change: dict) -> None:
+        self.predictor.reset()
         self.refresh()
 
 

@@ -36,8 +36,8 @@ from torch import Tensor, nn
 from .errors import ShapeError
 from .lang import LANGS, pick, resolve
 
-__all__ = ["note", "section", "watch", "trace", "Trace", "Step", "Group", "short_path", "ShapeError", "LANGS",
-           "parse_spec", "match_spec"]
+__all__ = ["note", "section", "watch", "trace", "Trace", "Step", "Group", "short_path", "text_width", "pad",
+           "ShapeError", "LANGS", "parse_spec", "match_spec"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ACTIVE: ContextVar[_Recorder | None] = ContextVar("fusion_edu_trace", default=None)
@@ -189,6 +189,7 @@ class Step:
     ok: bool = True
     problem: str = ""
     section: tuple[str, str] | None = None  # (zh, en) of the phase this row belongs to
+    dims: dict[str, int] = field(default_factory=dict)  # keyword dims of this one note (L=4, i=2)
 
     @property
     def line(self) -> str:
@@ -251,7 +252,7 @@ class _Recorder:
         if dims:
             zh, en = _fill(zh, dims), _fill(en, dims)
         row = Step(len(self.rows) + 1, scope.path, scope.block, zh, en, spec, shape,
-                   short_path(filename), lineno, key, not problem, problem, scope.section)
+                   short_path(filename), lineno, key, not problem, problem, scope.section, dict(dims))
         self.rows.append(row)
         if problem and self.strict:
             bound = ", ".join(f"{k}={v}" for k, v in scope.bindings.items())
@@ -396,26 +397,26 @@ class Trace:
             head = ["#", *self._columns(lang), "symbolic", "concrete"] + (["where"] if where else [])
         table: list[list[str] | str] = [head]
         for group in self.groups():
-            pad = "  " * group.depth
+            indent = "  " * group.depth
             if group.module or group.section:
-                table.append(pad + "▸ " + group.title(lang))
+                table.append(indent + "▸ " + group.title(lang))
             for r in group.rows:
                 problem = "" if r.ok else "  !! " + r.problem
                 if self.compact:
-                    cells = [pad + str(r.index), self._texts(r, lang)[0], f"{r.spec} = {r.concrete}{problem}"]
+                    cells = [indent + str(r.index), self._texts(r, lang)[0], f"{r.spec} = {r.concrete}{problem}"]
                 else:
-                    cells = [pad + str(r.index), *self._texts(r, lang), r.spec, r.concrete + problem]
+                    cells = [indent + str(r.index), *self._texts(r, lang), r.spec, r.concrete + problem]
                     if where:
                         cells.append(r.line)
                 table.append(cells)
         rows = [t for t in table if isinstance(t, list)]
-        widths = [max(_width(row[i]) for row in rows) for i in range(len(head))]
+        widths = [max(text_width(row[i]) for row in rows) for i in range(len(head))]
         lines = []
         for item in table:
             if isinstance(item, str):
                 lines.append(item)
             else:
-                lines.append("  ".join(_pad(cell, w) for cell, w in zip(item, widths)).rstrip())
+                lines.append("  ".join(pad(cell, w) for cell, w in zip(item, widths)).rstrip())
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(self._head_lines(lang) + lines)
 
@@ -490,13 +491,13 @@ _WRAP = "white-space:normal;overflow-wrap:anywhere"
 _NOWRAP = "white-space:nowrap"
 
 
-def _width(text: str) -> int:
+def text_width(text: str) -> int:
     """Display width: CJK characters take two columns in a terminal."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
+def pad(text: str, width: int) -> str:
+    return text + " " * (width - text_width(text))
 
 
 # --------------------------------------------------------------------------- entry points

@@ -132,3 +132,24 @@ def test_explore_refuses_a_built_module_with_a_hint():
 
     with pytest.raises(TypeError, match=r"explore: explore needs a catalog key, or a module class or factory"):
         explore(SAFM(8))
+
+
+def test_predict_mode_hides_a_shape_checks_the_guess_and_asks_again_after_a_change():
+    w = explore("osra", lang="en")
+    assert "(1, 8, 1024, 256)" in w.render_output.value
+    w.predictor.toggle.value = True
+    assert w.predictor.row.value == 13  # the attention scores: the step whose spec says the most
+    assert "(1, 8, 1024, 256)" not in w.render_output.value and ">?<" in w.render_output.value
+    w.predictor.guess.value = "(1, 8, 1024, 1024)"
+    w.predictor._on_check(None)
+    assert "✗" in w.predictor.feedback.value and "work out H&#x27;, W&#x27; first" in w.predictor.feedback.value
+    w.predictor.guess.value = "1 8 1024 256"
+    w.predictor._on_check(None)
+    assert "1/1 right" in w.predictor.feedback.value
+    w.controls["sr_ratio"].value = 4
+    assert w.predictor.feedback.value == "" and ">?<" in w.render_output.value  # a new setting: predict again
+    w.predictor.guess.value = "(1, 8, oops)"
+    w.predictor._on_check(None)
+    assert "Cannot read that shape" in w.predictor.feedback.value
+    w.predictor.toggle.value = False
+    assert "(1, 8, 1024, 64)" in w.render_output.value
