@@ -20,24 +20,37 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from fusion_edu import ShapeError  # noqa: E402
 from fusion_edu.blocks import BLOCKS, reduced_size  # noqa: E402
-from fusion_edu.learn import DEMOS, METRICS, fit, run_demo  # noqa: E402
-from fusion_edu.learn import datasets as ds  # noqa: E402
-from fusion_edu.learn.demos import marker_mask, osra_cost, osra_sweep, pearson  # noqa: E402
+from fusion_edu.learn import (  # noqa: E402
+    DEMOS,
+    METRICS,
+    batches,
+    cbam_joint,
+    fit,
+    gated_fusion,
+    mfe,
+    msaa,
+    msf,
+    osra,
+    pearson,
+    run_demo,
+    safm,
+)
 from fusion_edu.learn.figures import loss_curve  # noqa: E402
+from fusion_edu.learn.osra import marker_mask, osra_cost, osra_sweep  # noqa: E402
 from fusion_edu.learn.reference import StandardCBAM  # noqa: E402
 
 # Shortened runs for the tests (the demos' own counts are in DEMOS[key].steps).
 SHORT = {"gated_fusion": 300, "msf": 150, "mfe": 120, "safm": 300, "osra": 250, "msaa": 150, "cbam_joint": 300}
 
 MAKERS = {
-    "sensor_pair": (ds.sensor_pair, {"a": (3, 1, 24, 24), "b": (3, 1, 24, 24), "clean": (3, 1, 24, 24),
+    "sensor_pair": (gated_fusion.sensor_pair, {"a": (3, 1, 24, 24), "b": (3, 1, 24, 24), "clean": (3, 1, 24, 24),
                                      "mask": (3, 1, 24, 24)}),
-    "stripe_inputs": (ds.stripe_inputs, {"xs": (4, 3, 8, 16, 16), "label": (3,)}),
-    "dot_counts": (ds.dot_counts, {"x": (3, 1, 32, 32), "target": (3, 1, 32, 32)}),
-    "shape_edges": (ds.shape_edges, {"x": (3, 1, 32, 32), "edges": (3, 1, 32, 32)}),
-    "marker_colours": (ds.marker_colours, {"x": (3, 3, 16, 16), "label": (3,), "pos": (3, 2)}),
-    "multiscale_blobs": (ds.multiscale_blobs, {"x": (3, 1, 32, 32), "mask": (3, 1, 32, 32)}),
-    "coloured_object": (ds.coloured_object, {"x": (3, 3, 16, 16), "label": (3,), "mask": (3, 1, 16, 16)}),
+    "stripe_inputs": (msf.stripe_inputs, {"xs": (4, 3, 8, 16, 16), "label": (3,)}),
+    "dot_counts": (mfe.dot_counts, {"x": (3, 1, 32, 32), "target": (3, 1, 32, 32)}),
+    "shape_edges": (safm.shape_edges, {"x": (3, 1, 32, 32), "edges": (3, 1, 32, 32)}),
+    "marker_colours": (osra.marker_colours, {"x": (3, 3, 16, 16), "label": (3,), "pos": (3, 2)}),
+    "multiscale_blobs": (msaa.multiscale_blobs, {"x": (3, 1, 32, 32), "mask": (3, 1, 32, 32)}),
+    "coloured_object": (cbam_joint.coloured_object, {"x": (3, 3, 16, 16), "label": (3,), "mask": (3, 1, 16, 16)}),
 }
 
 
@@ -72,37 +85,37 @@ def test_dataset_shapes_and_determinism(name):
 
 def test_datasets_hold_what_their_docstrings_promise():
     g = torch.Generator().manual_seed(0)
-    s = ds.sensor_pair(8, g)
+    s = gated_fusion.sensor_pair(8, g)
     clean_a, clean_b = s["mask"] == 1, s["mask"] == 0
     assert torch.equal(s["a"][clean_a], s["clean"][clean_a]) and torch.equal(s["b"][clean_b], s["clean"][clean_b])
     assert set(s["mask"].unique().tolist()) == {0.0, 1.0}
 
-    st = ds.stripe_inputs(256, g)
+    st = msf.stripe_inputs(256, g)
     assert st["xs"].mean(dim=(1, 2, 3, 4)).sub(0.5).abs().max() < 0.01  # every input has mean 0.5
-    assert ds.stripe_inputs(4, g, zero_mean=True)["xs"].mean().abs() < 0.05
+    assert msf.stripe_inputs(4, g, zero_mean=True)["xs"].mean().abs() < 0.05
 
-    d = ds.dot_counts(4, g, radius=1)
+    d = mfe.dot_counts(4, g, radius=1)
     x = torch.nn.functional.pad(d["x"], (1, 1, 1, 1))
     plus = x[..., 1:-1, 1:-1] + x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:]
     assert torch.allclose(d["target"] * 0.02 * 5, plus, atol=1e-5)  # count within radius 1, normalised
-    assert ds.disk_kernel(1).sum() == 5 and ds.disk_kernel(10).shape == (1, 1, 21, 21)
+    assert mfe.disk_kernel(1).sum() == 5 and mfe.disk_kernel(10).shape == (1, 1, 21, 21)
 
-    m = ds.marker_colours(6, g)
+    m = osra.marker_colours(6, g)
     for i in range(6):
         y, x = m["pos"][i]
-        assert torch.equal(m["x"][i, :, y, x], 1.5 * ds.CORNERS[m["label"][i]])
+        assert torch.equal(m["x"][i, :, y, x], 1.5 * osra.CORNERS[m["label"][i]])
 
-    o = ds.coloured_object(6, g)
+    o = cbam_joint.coloured_object(6, g)
     assert torch.equal(o["mask"].sum(dim=(1, 2, 3)), torch.full((6,), 16.0))
-    assert ds.edge_map(torch.ones(1, 1, 8, 8)).sum() == 0
+    assert safm.edge_map(torch.ones(1, 1, 8, 8)).sum() == 0
 
     with pytest.raises(ValueError, match="stripe_inputs: informative must be"):
-        ds.stripe_inputs(2, g, informative=4)
+        msf.stripe_inputs(2, g, informative=4)
 
 
 def test_batches_stream_is_endless_and_seeded():
-    first = [b["x"] for b, _ in zip(ds.batches(ds.dot_counts, 2, seed=3), range(3))]
-    again = [b["x"] for b, _ in zip(ds.batches(ds.dot_counts, 2, seed=3), range(3))]
+    first = [b["x"] for b, _ in zip(batches(mfe.dot_counts, 2, seed=3), range(3))]
+    again = [b["x"] for b, _ in zip(batches(mfe.dot_counts, 2, seed=3), range(3))]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not torch.equal(first[0], first[1])
 
