@@ -4,6 +4,8 @@
 # make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
 # make images - regenerate the pictures in images/
 # make seeds - every training demo over 8 seeds, written to benchmarks/DEMO_SEEDS.md
+# make cache - train every demo once (seed 0): metrics and before/after figures (zh, en) in fusion_edu/learn/cache
+# make font  - rebuild the CJK font subset of the figures' Chinese text (fetches Noto Sans SC with npm)
 
 PYTHON ?= python3
 VENV := .venv
@@ -57,6 +59,13 @@ seeds: $(STAMP)
 
 images: $(STAMP)
 	$(PY) tools/make_images.py
+
+.PHONY: cache font
+cache: $(STAMP)
+	$(PY) tools/make_cache.py
+
+font: $(STAMP)
+	$(PY) tools/make_font.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
