@@ -290,3 +290,36 @@ def test_osra_cost_and_a_tiny_sweep():
     sweep.rows.append({**osra_cost(1), "accuracy": 1.0, "marker_mass": 0.5, "uniform_mass": 0.004})
     assert "-</td>" in sweep._repr_html_() and "nan" in sweep.to_text()
     assert isinstance(sweep.figure(), Figure)
+
+
+# --------------------------------------------------------------------------- the shipped cache
+
+def test_the_cache_ships_every_demo_in_both_languages_matching_its_settings_and_bars():
+    from fusion_edu.learn import cached
+
+    for key, demo in DEMOS.items():
+        for lang in ("zh", "en"):
+            shown = cached(key, lang)
+            assert shown.lang == lang and shown.png[:8] == b"\x89PNG\r\n\x1a\n"
+            assert len(shown.png) < 150 * 1024, (key, lang, len(shown.png))
+            assert shown._repr_png_() == shown.png
+        assert cached(key, "zh").png != cached(key, "en").png
+        # a stale cache (settings changed since make cache) fails here
+        assert (shown.seed, shown.steps, shown.lr, shown.batch_size) == (0, demo.steps, demo.lr, demo.batch_size)
+        assert [b["metric"] for b in shown.bars] == [c.metric for c in demo.checks]
+        assert shown.passed and all(c.ok(shown.after[c.metric]) for c in demo.checks), key
+    assert cached("msf", "both").lang == "zh"  # Chinese first
+    with pytest.raises(ValueError, match="cached: the demo's cached result must exist"):
+        cached("nope", "en")
+
+
+def test_save_cached_round_trips_metrics_and_figures(tmp_path):
+    from fusion_edu.learn import cached
+    from fusion_edu.learn.cache import save_cached
+
+    result = run_demo("msaa", steps=1, progress=False)
+    paths = save_cached(result, DEMOS["msaa"], directory=tmp_path)
+    assert sorted(p.name for p in paths) == ["msaa.json", "msaa_en.png", "msaa_zh.png"]
+    shown = cached("msaa", "en", directory=tmp_path)
+    assert shown.after == result.after and shown.before == result.before and shown.steps == 1
+    assert shown.passed == result.passed

@@ -9,12 +9,13 @@ and exercises with checks.
 One module per block demo holds its data, its model around the block, its loss, its read-out and
 its `Demo`: `gated_fusion`, `msf`, `mfe`, `safm`, `osra` (with the sr_ratio sweep), `msaa`,
 `cbam_joint`. Shared machinery: `demo` (Demo, DemoResult, run_demo, the runners), `fit` (the
-training loop), `figures` (before/after figures),
+training loop), `figures` (before/after figures), `cache` (results shipped for the classroom),
 `feedback` (the exercise engine), `exercises` (the questions per block), `remix_tasks` (the remix
 lab's guided tasks), `reference` (standard CBAM for comparison).
 """
 
 from . import cbam_joint, gated_fusion, mfe, msaa, msf, osra, safm
+from .cache import CachedDemo, cached
 from .cbam_joint import CBAMNet
 from .demo import METRICS, Check, Demo, DemoResult, batches, pearson, run_demo
 from .exercises import EXERCISES, exercise
@@ -39,4 +40,4 @@ DEMOS: dict[str, Demo] = {
 
 __all__ = ["DEMOS", "METRICS", "Check", "Demo", "DemoResult", "run_demo", "batches", "pearson", "fit",
            "OSRASweep", "osra_sweep", "osra_cost", "EXERCISES", "Exercise", "Feedback", "Reveal", "exercise",
-           "GatedNet", "MSFNet", "MFENet", "SAFMNet", "OSRANet", "MSAANet", "CBAMNet"]
+           "CachedDemo", "cached", "GatedNet", "MSFNet", "MFENet", "SAFMNet", "OSRANet", "MSAANet", "CBAMNet"]
