@@ -115,8 +115,9 @@ def msf_figure(result: DemoResult, fig: Fig | None = None) -> Fig:
                                    f"note's bounds {low:.3f} / {high:.3f}") if i else None)
     ax_bar.set_xticks(pos, [label("x2（有信息）", "x2 (informative)") if n == "x2" else n for n in names],
                       fontsize=style.size("label"))
-    ax_bar.set_ylim(0, 1)
-    style.legend(ax_bar, loc="upper right")
+    ax_bar.set_ylim(0, 1.6)  # the legend sits above 1, clear of the bars
+    ax_bar.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    style.legend(ax_bar, loc="upper center", share=0.9)
     style.decorate(ax_bar, label("每个输入的权重（对样本和通道取平均）",
                                  "weight of each input (mean over batch and channels)"),
                    ylabel=label("平均权重", "mean weight"))
@@ -264,7 +265,7 @@ def cbam_figure(result: DemoResult, fig: Fig | None = None, examples: int = 2) -
     """Joint-MLP spatial weight before/after; then a larger input: the joint block's error vs standard CBAM."""
     rows = _examples(result, examples)
     fig = style.new_figure(fig, 11, 2.2 * (len(rows) + 1.15) + 0.6)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[len(rows), 1.3])
+    top, bottom = fig.subfigures(2, 1, height_ratios=[len(rows), 1.2])
     axes = top.subplots(len(rows), 5, squeeze=False)
     std = result.extra["std_maps_after"]
     titles = [label("输入 16×16", "input 16x16"), label("物体（在 8×8 特征上）", "object (on 8x8 features)"),
@@ -294,7 +295,7 @@ def cbam_figure(result: DemoResult, fig: Fig | None = None, examples: int = 2) -
     chinese = result.extra.get("size_error_zh") or english
     message = label(chinese, english) if english else label("（没有报错）", "(no error raised)")
     heading = label("同样的输入交给联合 MLP 的 CBAMBlock：", "joint-MLP CBAMBlock on the same input:")
-    width = 0.55 * style.figsize(11, 1)[0]  # the message column: 3/5 of the figure
+    width = 0.5 * style.figsize(11, 1)[0]  # the message column: 3/5 of the figure, less the margins
     ax_msg.text(0, 1.0, heading + "\n\n" + style.wrap(message, width, style.size("tick")), va="top",
                 fontsize=style.size("tick"), family=["monospace", style.cjk_family()], color="#b00020")
     style.suptitle(bottom, label(f"换一个输入尺寸：标准 CBAM 仍能定位（r {result.after['std_sw_r_new_size']:.2f}），"

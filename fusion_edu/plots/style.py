@@ -184,10 +184,10 @@ def context() -> contextlib.AbstractContextManager:
         "legend.fontsize": size("legend"), "figure.titlesize": size("suptitle")})
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+FigureFunction = TypeVar("FigureFunction", bound=Callable[..., Any])
 
 
-def styled(func: F) -> F:
+def styled(func: FigureFunction) -> FigureFunction:
     """Decorates a figure function: it draws inside `context` and takes a keyword ``lang`` ('zh', 'en', 'both')."""
     @functools.wraps(func)
     def draw(*args: Any, lang: str | None = None, **kwargs: Any) -> Any:
