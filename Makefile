@@ -14,6 +14,8 @@
 # To add a dependency: put it in pyproject.toml (dependencies, or the dev extra), run `make lock`, and
 # commit both files; environment.yml installs the lock, so it needs no edit. To move torch:
 # `make upgrade TORCH=torch==X.Y.Z`.
+# make cache - train every demo once (seed 0): metrics and before/after figures (zh, en) in fusion_edu/learn/cache
+# make font  - rebuild the CJK font subset of the figures' Chinese text (fetches Noto Sans SC with npm)
 
 PYTHON ?= python3
 VENV := .venv
@@ -30,7 +32,7 @@ LOCK_ARGS ?=
 PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev --allow-unsafe \
 	--strip-extras --no-emit-options --annotation-style line $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
-.PHONY: lab test test-nodot unit notebooks lint browser bench seeds images golden lock upgrade _check-lock clean
+.PHONY: lab test test-nodot unit notebooks lint browser bench seeds images golden cache font lock upgrade _check-lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
@@ -110,6 +112,12 @@ _check-lock:
 			"make lock LOCK_ARGS='--extra-index-url $(TORCH_INDEX)'"; exit 1; fi
 	@echo "$(LOCK): $$(grep -cE '^[A-Za-z0-9][A-Za-z0-9._-]*==' $(LOCK)) packages pinned," \
 		"$$(grep -oE '^torch==[^ ]+' $(LOCK))"
+
+cache: $(STAMP)
+	$(PY) tools/make_cache.py
+
+font: $(STAMP)
+	$(PY) tools/make_font.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

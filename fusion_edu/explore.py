@@ -83,7 +83,8 @@ class PredictPanel(widgets.VBox):
                                            layout=widgets.Layout(width="12em"))
         self.row = widgets.Dropdown(options=[], description="#", style={"description_width": "1.5em"},
                                     layout=widgets.Layout(width="24em"))
-        self.guess = widgets.Text(placeholder="(B, C, H, W)", layout=widgets.Layout(width="14em"))
+        self.guess = widgets.Text(placeholder="(B, C, H, W)", continuous_update=False,
+                                  layout=widgets.Layout(width="14em"))
         self.button = widgets.Button(description="核对 · check", layout=widgets.Layout(width="9em"))
         self.feedback = widgets.HTML()
         self.inputs = widgets.HBox([self.row, self.guess, self.button], layout=widgets.Layout(display="none"))
@@ -93,7 +94,7 @@ class PredictPanel(widgets.VBox):
         self._updating = False
         self.row.observe(self._on_row, names="value")
         self.button.on_click(self._on_check)
-        self.guess.on_submit(self._on_check)
+        self.guess.observe(self._on_check, names="value")  # Enter (or leaving the box) checks too
 
     @property
     def active(self) -> bool:

@@ -24,6 +24,7 @@ LAYERS = [
     {"fusion_edu.lang", "fusion_edu.errors", "fusion_edu.trace", "fusion_edu.shapeonly"},
     {"fusion_edu.blocks"},
     {"fusion_edu.render", "fusion_edu.graph", "fusion_edu.data", "fusion_edu.show", "fusion_edu.autotrace",
+     "fusion_edu.receptive_field", "fusion_edu.predict",
      "fusion_edu.compare"},
     {"fusion_edu.remix", "fusion_edu.plots"},
     {"fusion_edu.learn"},

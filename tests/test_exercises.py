@@ -6,7 +6,8 @@ import re
 import pytest
 
 from fusion_edu.blocks import BLOCKS, reduced_size
-from fusion_edu.learn.exercises import EXERCISES, Exercise, Feedback, exercise
+from fusion_edu.learn.exercises import EXERCISES, exercise
+from fusion_edu.learn.feedback import Exercise, Feedback
 
 ALL = [ex for items in EXERCISES.values() for ex in items]
 IDS = [f"{ex.key}-{ex.n}" for ex in ALL]

@@ -20,24 +20,37 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from fusion_edu import ShapeError  # noqa: E402
 from fusion_edu.blocks import BLOCKS, reduced_size  # noqa: E402
-from fusion_edu.learn import DEMOS, METRICS, fit, run_demo  # noqa: E402
-from fusion_edu.learn import datasets as ds  # noqa: E402
-from fusion_edu.learn.demos import marker_mask, osra_cost, osra_sweep, pearson  # noqa: E402
+from fusion_edu.learn import (  # noqa: E402
+    DEMOS,
+    METRICS,
+    batches,
+    cbam_joint,
+    fit,
+    gated_fusion,
+    mfe,
+    msaa,
+    msf,
+    osra,
+    pearson,
+    run_demo,
+    safm,
+)
 from fusion_edu.learn.figures import loss_curve  # noqa: E402
+from fusion_edu.learn.osra import marker_mask, osra_cost, osra_sweep  # noqa: E402
 from fusion_edu.learn.reference import StandardCBAM  # noqa: E402
 
 # Shortened runs for the tests (the demos' own counts are in DEMOS[key].steps).
 SHORT = {"gated_fusion": 300, "msf": 150, "mfe": 120, "safm": 300, "osra": 250, "msaa": 150, "cbam_joint": 300}
 
 MAKERS = {
-    "sensor_pair": (ds.sensor_pair, {"a": (3, 1, 24, 24), "b": (3, 1, 24, 24), "clean": (3, 1, 24, 24),
+    "sensor_pair": (gated_fusion.sensor_pair, {"a": (3, 1, 24, 24), "b": (3, 1, 24, 24), "clean": (3, 1, 24, 24),
                                      "mask": (3, 1, 24, 24)}),
-    "stripe_inputs": (ds.stripe_inputs, {"xs": (4, 3, 8, 16, 16), "label": (3,)}),
-    "dot_counts": (ds.dot_counts, {"x": (3, 1, 32, 32), "target": (3, 1, 32, 32)}),
-    "shape_edges": (ds.shape_edges, {"x": (3, 1, 32, 32), "edges": (3, 1, 32, 32)}),
-    "marker_colours": (ds.marker_colours, {"x": (3, 3, 16, 16), "label": (3,), "pos": (3, 2)}),
-    "multiscale_blobs": (ds.multiscale_blobs, {"x": (3, 1, 32, 32), "mask": (3, 1, 32, 32)}),
-    "coloured_object": (ds.coloured_object, {"x": (3, 3, 16, 16), "label": (3,), "mask": (3, 1, 16, 16)}),
+    "stripe_inputs": (msf.stripe_inputs, {"xs": (4, 3, 8, 16, 16), "label": (3,)}),
+    "dot_counts": (mfe.dot_counts, {"x": (3, 1, 32, 32), "target": (3, 1, 32, 32)}),
+    "shape_edges": (safm.shape_edges, {"x": (3, 1, 32, 32), "edges": (3, 1, 32, 32)}),
+    "marker_colours": (osra.marker_colours, {"x": (3, 3, 16, 16), "label": (3,), "pos": (3, 2)}),
+    "multiscale_blobs": (msaa.multiscale_blobs, {"x": (3, 1, 32, 32), "mask": (3, 1, 32, 32)}),
+    "coloured_object": (cbam_joint.coloured_object, {"x": (3, 3, 16, 16), "label": (3,), "mask": (3, 1, 16, 16)}),
 }
 
 
@@ -72,37 +85,37 @@ def test_dataset_shapes_and_determinism(name):
 
 def test_datasets_hold_what_their_docstrings_promise():
     g = torch.Generator().manual_seed(0)
-    s = ds.sensor_pair(8, g)
+    s = gated_fusion.sensor_pair(8, g)
     clean_a, clean_b = s["mask"] == 1, s["mask"] == 0
     assert torch.equal(s["a"][clean_a], s["clean"][clean_a]) and torch.equal(s["b"][clean_b], s["clean"][clean_b])
     assert set(s["mask"].unique().tolist()) == {0.0, 1.0}
 
-    st = ds.stripe_inputs(256, g)
+    st = msf.stripe_inputs(256, g)
     assert st["xs"].mean(dim=(1, 2, 3, 4)).sub(0.5).abs().max() < 0.01  # every input has mean 0.5
-    assert ds.stripe_inputs(4, g, zero_mean=True)["xs"].mean().abs() < 0.05
+    assert msf.stripe_inputs(4, g, zero_mean=True)["xs"].mean().abs() < 0.05
 
-    d = ds.dot_counts(4, g, radius=1)
+    d = mfe.dot_counts(4, g, radius=1)
     x = torch.nn.functional.pad(d["x"], (1, 1, 1, 1))
     plus = x[..., 1:-1, 1:-1] + x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:]
     assert torch.allclose(d["target"] * 0.02 * 5, plus, atol=1e-5)  # count within radius 1, normalised
-    assert ds.disk_kernel(1).sum() == 5 and ds.disk_kernel(10).shape == (1, 1, 21, 21)
+    assert mfe.disk_kernel(1).sum() == 5 and mfe.disk_kernel(10).shape == (1, 1, 21, 21)
 
-    m = ds.marker_colours(6, g)
+    m = osra.marker_colours(6, g)
     for i in range(6):
         y, x = m["pos"][i]
-        assert torch.equal(m["x"][i, :, y, x], 1.5 * ds.CORNERS[m["label"][i]])
+        assert torch.equal(m["x"][i, :, y, x], 1.5 * osra.CORNERS[m["label"][i]])
 
-    o = ds.coloured_object(6, g)
+    o = cbam_joint.coloured_object(6, g)
     assert torch.equal(o["mask"].sum(dim=(1, 2, 3)), torch.full((6,), 16.0))
-    assert ds.edge_map(torch.ones(1, 1, 8, 8)).sum() == 0
+    assert safm.edge_map(torch.ones(1, 1, 8, 8)).sum() == 0
 
     with pytest.raises(ValueError, match="stripe_inputs: informative must be"):
-        ds.stripe_inputs(2, g, informative=4)
+        msf.stripe_inputs(2, g, informative=4)
 
 
 def test_batches_stream_is_endless_and_seeded():
-    first = [b["x"] for b, _ in zip(ds.batches(ds.dot_counts, 2, seed=3), range(3))]
-    again = [b["x"] for b, _ in zip(ds.batches(ds.dot_counts, 2, seed=3), range(3))]
+    first = [b["x"] for b, _ in zip(batches(mfe.dot_counts, 2, seed=3), range(3))]
+    again = [b["x"] for b, _ in zip(batches(mfe.dot_counts, 2, seed=3), range(3))]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not torch.equal(first[0], first[1])
 
@@ -277,3 +290,36 @@ def test_osra_cost_and_a_tiny_sweep():
     sweep.rows.append({**osra_cost(1), "accuracy": 1.0, "marker_mass": 0.5, "uniform_mass": 0.004})
     assert "-</td>" in sweep._repr_html_() and "nan" in sweep.to_text()
     assert isinstance(sweep.figure(), Figure)
+
+
+# --------------------------------------------------------------------------- the shipped cache
+
+def test_the_cache_ships_every_demo_in_both_languages_matching_its_settings_and_bars():
+    from fusion_edu.learn import cached
+
+    for key, demo in DEMOS.items():
+        for lang in ("zh", "en"):
+            shown = cached(key, lang)
+            assert shown.lang == lang and shown.png[:8] == b"\x89PNG\r\n\x1a\n"
+            assert len(shown.png) < 150 * 1024, (key, lang, len(shown.png))
+            assert shown._repr_png_() == shown.png
+        assert cached(key, "zh").png != cached(key, "en").png
+        # a stale cache (settings changed since make cache) fails here
+        assert (shown.seed, shown.steps, shown.lr, shown.batch_size) == (0, demo.steps, demo.lr, demo.batch_size)
+        assert [b["metric"] for b in shown.bars] == [c.metric for c in demo.checks]
+        assert shown.passed and all(c.ok(shown.after[c.metric]) for c in demo.checks), key
+    assert cached("msf", "both").lang == "zh"  # Chinese first
+    with pytest.raises(ValueError, match="cached: the demo's cached result must exist"):
+        cached("nope", "en")
+
+
+def test_save_cached_round_trips_metrics_and_figures(tmp_path):
+    from fusion_edu.learn import cached
+    from fusion_edu.learn.cache import save_cached
+
+    result = run_demo("msaa", steps=1, progress=False)
+    paths = save_cached(result, DEMOS["msaa"], directory=tmp_path)
+    assert sorted(p.name for p in paths) == ["msaa.json", "msaa_en.png", "msaa_zh.png"]
+    shown = cached("msaa", "en", directory=tmp_path)
+    assert shown.after == result.after and shown.before == result.before and shown.steps == 1
+    assert shown.passed == result.passed

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from fusion_edu import ShapeError, data, plots, trace  # noqa: E402
 from fusion_edu.blocks.osra import reduced_size  # noqa: E402
+from fusion_edu.receptive_field import branch_erf, erf_radius, erf_theory  # noqa: E402
 
 SIZE = 16
 
@@ -81,9 +82,9 @@ def test_gate_channel_maps_and_histogram(traced):
 def test_fusion_panels_show_x1_x2_out_and_the_mask(traced):
     model, (x1, x2), t = traced["gated_fusion"]
     _, _, mask = data.gated_views(16, size=SIZE)
-    fig = plots.fusion_panels(x1, x2, t.output, mask=mask)
+    fig = plots.fusion_panels(x1, x2, t.output, mask=mask, lang="en")
     assert len(_images(fig)) == 4
-    assert [ax.get_title() for ax in fig.axes][:2] == ["x1", "x2"]
+    assert [ax.get_title() for ax in fig.axes] == ["x1", "x2", "out = z*x1 + (1-z)*x2", "mask: 1 where x1 is clean"]
     assert len(_images(plots.fusion_panels(x1, x2, t.output))) == 3
 
 
@@ -134,19 +135,34 @@ def test_branch_maps_share_one_scale(traced):
 def test_receptive_field_grows_across_mfe_branches():
     model, (x,) = data.block_for_photo("mfe", size=40)
     model.train()
-    erf = plots.branch_erf(model, x)
+    erf = branch_erf(model, x)
     assert erf.shape == (4, 40, 40)
     assert model.training  # mode restored
-    radii = plots.erf_radius(erf)
-    assert radii == plots.erf_theory(model.atrous_rates) == [1, 3, 7, 15]
-    fig = plots.erf_maps(erf, atrous_rates=model.atrous_rates)
+    radii = erf_radius(erf)
+    assert radii == erf_theory(model.atrous_rates) == [1, 3, 7, 15]
+    fig = plots.erf_maps(erf, atrous_rates=model.atrous_rates, lang="en")
     assert len(_images(fig)) == 4 and len(fig.axes[0].patches) == 1  # the theoretical window
-    assert fig.axes[3].get_title() == "y3: radius 15 px (theory 15)"
+    assert fig.axes[3].get_title().replace("\n", " ") == "y3: radius 15 px (theory 15)"
+    assert plots.erf_maps(erf, lang="zh").axes[3].get_title().replace("\n", "") == "y3：半径 15 像素（理论 15）"
+
+
+def test_erf_of_one_conv_is_its_kernel_around_the_centre():
+    from fusion_edu.receptive_field import erf
+
+    conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.arange(-4.0, 5.0).view(1, 1, 3, 3))
+    field = erf(conv, torch.randn(2, 1, 9, 9))
+    expected = torch.zeros(9, 9)
+    expected[3:6, 3:6] = 2 * torch.arange(-4.0, 5.0).abs().view(3, 3)  # two images, |weight| each
+    assert torch.equal(field, expected)
+    assert conv.weight.grad is None  # only the input gets a gradient
+    assert erf_radius(field[None]) == [1]
 
 
 def test_branch_erf_names_a_wrong_block():
     with pytest.raises(TypeError, match="branch_erf: block must be an MFEBlock"):
-        plots.branch_erf(torch.nn.Conv2d(3, 3, 3), torch.rand(1, 3, 8, 8))
+        branch_erf(torch.nn.Conv2d(3, 3, 3), torch.rand(1, 3, 8, 8))
 
 
 # --------------------------------------------------------------------------- SAFM
@@ -213,7 +229,7 @@ def test_msaa_gates_and_responses(traced):
     fig, ax = plt.subplots()
     assert plots.spatial_gate_map(tensors["fusion_conv.spatial_gate"], image=data.photo(size=SIZE), ax=ax) is ax
     assert len(ax.images) == 2 and ax.images[1].get_clim() == (0, 1)
-    fig = plots.kernel_responses(tensors)
+    fig = plots.kernel_responses(tensors, lang="en")
     assert [a.get_title() for a in fig.axes[:3]] == ["3x3 branch", "5x5 branch", "7x7 branch"]
 
 

@@ -67,7 +67,7 @@ def block_graph(key: str) -> None:
 def learn_figures() -> None:
     for key in BLOCKS:
         result = run_demo(key, seed=0, progress=False)
-        fig = result.figure()
+        fig = result.figure(lang="en")  # the README shows the English figures
         path = IMAGES / f"learn_{key}.png"
         fig.savefig(path, dpi=80, bbox_inches="tight")
         plt.close(fig)

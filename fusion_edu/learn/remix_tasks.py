@@ -1,4 +1,4 @@
-"""Guided remix tasks (增删改查) with checks, for the remix lab notebook.
+"""Guided remix tasks (增删改查) with checks, for the remix lab notebook (08).
 
 Each ``check_*`` function looks at what the student built (a module, a recipe or a builder),
 runs it, and answers with a `Feedback` in Chinese and English: what is already right, and
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import html
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,22 +34,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..blocks import BLOCKS, SAFM, MFEBlock, MSFBlock
+from ..blocks import BLOCKS, NOTE_BOUNDS, SAFM, MFEBlock, MSFBlock
 from ..errors import message, value_error
-from ..learn.exercises import Feedback, Reveal
+from ..remix import MSFCoord, Residual, as_recipe, count, param_diff, ports
 from ..trace import trace
-from .composites import Residual
-from .measure import count, param_diff
-from .ports import ports
-from .recipe import as_recipe
-from .variants import MSFCoord
+from .feedback import Feedback, Reveal
 
 __all__ = ["Task", "TASKS", "task", "check_add_skip", "check_drop_sigmoid", "check_swaps", "check_look_up",
            "check_own_block", "preference_inputs", "confident_msf", "CONNECTIONS", "ORDERS", "COMBINES",
            "NOTE_BOUNDS"]
-
-NOTE_BOUNDS = (1 / (1 + 3 * math.e), math.e / (math.e + 3))
-"""The note's softmax(sigmoid) weights always lie strictly between these: (0.109, 0.475)."""
 
 _SES = ("SE1", "SE2", "SE3", "SE4")
 
@@ -514,6 +506,6 @@ TASKS: dict[int, Task] = {
 def task(n: int) -> Task:
     """Task `n` (1-5) of the remix lab."""
     if n not in TASKS:
-        raise value_error("remix.tasks.task", f"n must be one of {sorted(TASKS)}", {"n": n}, "Example: task(1).",
+        raise value_error("remix_tasks.task", f"n must be one of {sorted(TASKS)}", {"n": n}, "Example: task(1).",
                           zh=f"n 只能取 {sorted(TASKS)}", zh_hint="例如 task(1)。")
     return TASKS[n]
