@@ -7,11 +7,11 @@ graphviz and matplotlib when they are first used.
 from .autotrace import autotrace
 from .blocks import BLOCKS, meta_trace
 from .compare import compare
-from .errors import ShapeError
+from .errors import ShapeError, raw_errors
 from .lang import get_lang, set_lang
 from .predict import predict
 from .trace import Trace, note, section, trace
 
 __version__ = "0.1.0"
-__all__ = ["BLOCKS", "ShapeError", "Trace", "autotrace", "compare", "meta_trace", "note", "predict", "section",
-           "trace", "get_lang", "set_lang", "__version__"]
+__all__ = ["BLOCKS", "ShapeError", "Trace", "autotrace", "compare", "meta_trace", "note", "predict", "raw_errors",
+           "section", "trace", "get_lang", "set_lang", "__version__"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from torch import Tensor
@@ -9,6 +12,28 @@ from torch import Tensor
 
 class ShapeError(ValueError):
     """An input tensor whose shape (or layout) does not fit the block."""
+
+
+_RAW: ContextVar[bool] = ContextVar("fusion_edu_raw_errors", default=False)
+
+
+def checks_on() -> bool:
+    """False inside `raw_errors()`: the blocks then skip their own checks, as the note's code has none."""
+    return not _RAW.get()
+
+
+@contextlib.contextmanager
+def raw_errors() -> Iterator[None]:
+    """Runs the blocks without their own checks, so bad input fails the way the note's code fails.
+
+    For teaching: next to the block's clear message, show the raw PyTorch error a student meets
+    with the note's code (``with raw_errors(): SAFM(38)(x)``). Outputs of valid input do not change.
+    """
+    token = _RAW.set(True)
+    try:
+        yield
+    finally:
+        _RAW.reset(token)
 
 
 class _Plain(str):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["LANGS", "DEFAULT_LANG", "set_lang", "get_lang", "resolve", "pick"]
+__all__ = ["LANGS", "DEFAULT_LANG", "set_lang", "get_lang", "resolve", "pick", "fold"]
 
 LANGS = ("zh", "en", "both")
 DEFAULT_LANG = "zh"
@@ -68,3 +68,17 @@ def pick(zh: str, en: str, lang: str | None = None, sep: str = " · ") -> str:
     if lang == "en":
         return en
     return zh if zh == en else f"{zh}{sep}{en}"
+
+
+def fold(zh_html: str, en_html: str, lang: str | None = None) -> str:
+    """HTML in the course language with the other language one click away (folded in ``<details>``).
+
+    ``zh``: Chinese, then a folded "English"; ``en``: English, then a folded "中文"; ``both``: both
+    open. A reader of one language never scrolls past the other.
+    """
+    lang = resolve(lang)
+    if lang == "both" or zh_html == en_html:
+        return zh_html if zh_html == en_html else f"{zh_html}<div style='margin-top:4px'>{en_html}</div>"
+    main, other, summary = (zh_html, en_html, "English") if lang == "zh" else (en_html, zh_html, "中文")
+    return (f"{main}<details style='color:#555;margin-top:2px'><summary style='cursor:pointer;font-size:0.85em'>"
+            f"{summary}</summary>{other}</details>")

@@ -112,3 +112,37 @@ def test_cbam_size_makes_the_check_exact_and_keeps_the_state_dict():
     exact.load_state_dict(loose.state_dict())
     x = r(2, 16, 8, 8)
     assert all(torch.equal(a, b) for a, b in zip(exact(x), loose(x)))
+
+
+RAW = [
+    (lambda: SAFM(38)(r(1, 38, 32, 32)), RuntimeError, r"expected input\[1, 10, 32, 32\] to have 9 channels",
+     r"SAFM: dim must be divisible by n_levels"),
+    (lambda: CBAMBlock(64, 8, 7, HW=49)(r(1, 64, 8, 8)), RuntimeError, r"to have 113 channels, but got 128",
+     r"CBAMBlock: built for HW=49"),
+    (lambda: CBAMBlock(64), TypeError, r"unsupported operand type\(s\) for \+: 'int' and 'NoneType'",
+     r"CBAMBlock: HW \(= H\*W of the input\) is required"),
+    (lambda: GatedFusion(64)(r(1, 64, 32, 48), r(1, 64, 32, 48)), RuntimeError,
+     r"mat1 and mat2 shapes cannot be multiplied \(2048x48 and 64x64\)", r"GatedFusion: inputs must have dim=64"),
+    (lambda: MSFBlock(4)(*[r(1, 4, 1, 1)] * 4), ValueError, r"^Expected more than 1 value per channel when training",
+     r"MSFBlock: training mode needs more than one value"),
+]
+
+
+@pytest.mark.parametrize("call,raw_type,raw_message,ours", RAW, ids=[m[:24] for _, _, _, m in RAW])
+def test_raw_errors_show_what_the_notes_code_would_raise(call, raw_type, raw_message, ours):
+    from fusion_edu.errors import raw_errors
+
+    with pytest.raises((ValueError, TypeError), match=ours):
+        call()
+    with raw_errors(), pytest.raises(raw_type, match=raw_message) as raised:
+        call()
+    assert "fusion_edu" not in str(raised.value) and not isinstance(raised.value, ShapeError)
+
+
+def test_raw_errors_change_no_output():
+    from fusion_edu.errors import raw_errors
+
+    block, x = SAFM(8).eval(), r(1, 8, 16, 16)
+    with raw_errors():
+        raw = block(x)
+    assert torch.equal(raw, block(x))

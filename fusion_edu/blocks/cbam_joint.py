@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import init
 
-from ..errors import require_int, require_tensors, shape_error, value_error
+from ..errors import checks_on, require_int, require_tensors, shape_error, value_error
 from ..trace import note, section, watch
 
 
@@ -111,29 +111,32 @@ class CBAMBlock(nn.Module):
     def __init__(self, channel: int = 512, reduction: int = 16, kernel_size: int = 49, HW: int | None = None,
                  *, squash_descriptors: bool = False, size: tuple[int, int] | None = None):
         super().__init__()
-        require_int("CBAMBlock", "channel", channel)
-        require_int("CBAMBlock", "reduction", reduction)
-        require_int("CBAMBlock", "kernel_size", kernel_size)
-        if size is not None:
-            size = _check_size(size, HW)
-            HW = size[0] * size[1] if HW is None else HW
-        if HW is None:
-            raise value_error("CBAMBlock", "HW (= H*W of the input) is required because the joint MLP mixes "
-                              "C + H*W features", {"HW": None}, "Example: CBAMBlock(64, HW=7*7).",
-                              zh="必须给出 HW（输入的 H×W），因为联合 MLP 混合 C + H×W 个特征",
-                              zh_hint="例如 CBAMBlock(64, HW=7*7)。")
-        require_int("CBAMBlock", "HW", HW, hint="HW is H*W of the input, e.g. HW=7*7.")
-        if reduction > channel:
-            raise value_error("CBAMBlock", "reduction must be <= channel so the MLP keeps channel // reduction "
-                              ">= 1 units", {"channel": channel, "reduction": reduction},
-                              f"Try reduction={max(1, channel // 8)}.",
-                              zh="reduction 不能大于 channel，否则 MLP 的隐藏单元 channel // reduction 为 0",
-                              zh_hint=f"可试 reduction={max(1, channel // 8)}。")
-        if kernel_size % 2 == 0:
-            raise value_error("CBAMBlock", "kernel_size must be odd so the spatial map stays H x W",
-                              {"kernel_size": kernel_size}, f"Try kernel_size={kernel_size + 1}.",
-                              zh="kernel_size 必须是奇数，空间图才能保持 H×W",
-                              zh_hint=f"可试 kernel_size={kernel_size + 1}。")
+        if checks_on():  # the note has none of these checks; raw_errors() turns them off
+            require_int("CBAMBlock", "channel", channel)
+            require_int("CBAMBlock", "reduction", reduction)
+            require_int("CBAMBlock", "kernel_size", kernel_size)
+            if size is not None:
+                size = _check_size(size, HW)
+        if size is not None and HW is None:
+            HW = size[0] * size[1]
+        if checks_on():
+            if HW is None:
+                raise value_error("CBAMBlock", "HW (= H*W of the input) is required because the joint MLP mixes "
+                                  "C + H*W features", {"HW": None}, "Example: CBAMBlock(64, HW=7*7).",
+                                  zh="必须给出 HW（输入的 H×W），因为联合 MLP 混合 C + H×W 个特征",
+                                  zh_hint="例如 CBAMBlock(64, HW=7*7)。")
+            require_int("CBAMBlock", "HW", HW, hint="HW is H*W of the input, e.g. HW=7*7.")
+            if reduction > channel:
+                raise value_error("CBAMBlock", "reduction must be <= channel so the MLP keeps channel // reduction "
+                                  ">= 1 units", {"channel": channel, "reduction": reduction},
+                                  f"Try reduction={max(1, channel // 8)}.",
+                                  zh="reduction 不能大于 channel，否则 MLP 的隐藏单元 channel // reduction 为 0",
+                                  zh_hint=f"可试 reduction={max(1, channel // 8)}。")
+            if kernel_size % 2 == 0:
+                raise value_error("CBAMBlock", "kernel_size must be odd so the spatial map stays H x W",
+                                  {"kernel_size": kernel_size}, f"Try kernel_size={kernel_size + 1}.",
+                                  zh="kernel_size 必须是奇数，空间图才能保持 H×W",
+                                  zh_hint=f"可试 kernel_size={kernel_size + 1}。")
         self.ChannelAttention = ChannelAttention(channel=channel, reduction=reduction)
         self.SpatialAttention = SpatialAttention(kernel_size=kernel_size)
         self.joint_channel = channel + HW
@@ -164,7 +167,8 @@ class CBAMBlock(nn.Module):
                     init.constant_(m.bias, 0)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x)
+        if checks_on():
+            self._check(x)
         B, C, H, W = x.shape
         note(x, "B C H W", "输入特征图", "input feature map")
         channel_x = self.ChannelAttention(x).reshape(B, C, 1, 1)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ..errors import require_int, require_tensors, shape_error, type_error, value_error
+from ..errors import checks_on, require_int, require_tensors, shape_error, type_error, value_error
 from ..trace import note, section
 from ._common import ASPPConv, OneConv, check_batchnorm_batch, check_weighting, select_scales
 
@@ -43,9 +43,12 @@ class MFEBlock(nn.Module):
 
     def __init__(self, in_channels: int, atrous_rates: Sequence[int], *, weighting: str = "sigmoid_softmax"):
         super().__init__()
-        require_int("MFEBlock", "in_channels", in_channels, hint="Pass the channel count C of the input.")
-        rate1, rate2, rate3 = _check_rates(atrous_rates)
-        self.weighting = check_weighting("MFEBlock", weighting)
+        if checks_on():  # the note has none of these checks; raw_errors() turns them off
+            require_int("MFEBlock", "in_channels", in_channels, hint="Pass the channel count C of the input.")
+            _check_rates(atrous_rates)
+            check_weighting("MFEBlock", weighting)
+        rate1, rate2, rate3 = tuple(atrous_rates)
+        self.weighting = weighting
         out_channels = in_channels
         self.layer1 = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3, padding=1, dilation=1, bias=False),
@@ -71,15 +74,8 @@ class MFEBlock(nn.Module):
         self.atrous_rates = (rate1, rate2, rate3)
 
     def forward(self, x: Tensor) -> Tensor:
-        require_tensors("MFEBlock", ("x",), (x,), ndim=4)
-        B, C, H, W = x.shape
-        if C != self.in_channels:
-            raise shape_error("MFEBlock", f"x must have in_channels={self.in_channels} channels",
-                              {"x.shape": (B, C, H, W)},
-                              f"Build MFEBlock(in_channels={C}, ...) or project x with a 1x1 conv.",
-                              zh=f"x 的通道数必须是 in_channels={self.in_channels}",
-                              zh_hint=f"可改建 MFEBlock(in_channels={C}, ...)，或先用 1×1 卷积投影。")
-        check_batchnorm_batch("MFEBlock", self, B, H, W)
+        if checks_on():
+            self._check(x)
         note(x, "B C H W", "输入特征图", "input feature map")
         section("多特征提取", "multi-feature extraction")
         y0 = self.layer1(x)
@@ -94,6 +90,18 @@ class MFEBlock(nn.Module):
         out = self.project(fused + x)
         note(out, "B C H W", "加上残差 x，再 project", "add the residual x, then project")
         return out
+
+    def _check(self, x: Tensor) -> None:
+        require_tensors("MFEBlock", ("x",), (x,), ndim=4)
+        B, C, H, W = x.shape
+        if C != self.in_channels:
+            raise shape_error("MFEBlock", f"x must have in_channels={self.in_channels} channels",
+                              {"x.shape": (B, C, H, W)},
+                              f"Build MFEBlock(in_channels={C}, ...) or project x with a 1x1 conv.",
+                              zh=f"x 的通道数必须是 in_channels={self.in_channels}",
+                              zh_hint=f"可改建 MFEBlock(in_channels={C}, ...)，或先用 1×1 卷积投影。")
+        check_batchnorm_batch("MFEBlock", self, B, H, W)
+
 
 
 def _check_rates(atrous_rates: Sequence[int]) -> tuple[int, int, int]:

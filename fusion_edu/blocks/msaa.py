@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..errors import require_int, require_tensors, shape_error, value_error
+from ..errors import checks_on, require_int, require_tensors, shape_error, value_error
 from ..trace import note, section
 
 
@@ -143,21 +143,23 @@ class MSAA(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        require_int("MSAA", "in_channels", in_channels)
-        require_int("MSAA", "out_channels", out_channels)
-        if out_channels < 16:
-            raise value_error("MSAA", "out_channels must be >= 16 (inner width D = out_channels//4, and the "
-                              "channel MLP's hidden width D//4 must be >= 1)", {"out_channels": out_channels},
-                              "Try out_channels=16 or more.",
-                              zh="out_channels 必须 ≥ 16（内部宽度 D = out_channels//4，"
-                                 "通道 MLP 的隐藏宽度 D//4 至少为 1）",
-                              zh_hint="可试 out_channels=16 或更大。")
+        if checks_on():  # the note has none of these checks; raw_errors() turns them off
+            require_int("MSAA", "in_channels", in_channels)
+            require_int("MSAA", "out_channels", out_channels)
+            if out_channels < 16:
+                raise value_error("MSAA", "out_channels must be >= 16 (inner width D = out_channels//4, and the "
+                                  "channel MLP's hidden width D//4 must be >= 1)", {"out_channels": out_channels},
+                                  "Try out_channels=16 or more.",
+                                  zh="out_channels 必须 ≥ 16（内部宽度 D = out_channels//4，"
+                                     "通道 MLP 的隐藏宽度 D//4 至少为 1）",
+                                  zh_hint="可试 out_channels=16 或更大。")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.fusion_conv = FusionConv(in_channels, out_channels)
 
     def forward(self, x1: Tensor, x2: Tensor, x4: Tensor, last: bool = False) -> Tensor:
-        self._check(x1, x2, x4)
+        if checks_on():
+            self._check(x1, x2, x4)
         note(x1, "B C1 H W", "x1：编码器的第一个尺度（已缩放到同一 H×W）", "x1: the first encoder scale, resized")
         note(x2, "B C2 H W", "x2：编码器的第二个尺度", "x2: the second encoder scale")
         note(x4, "B C3 H W", "x4：编码器的第三个尺度", "x4: the third encoder scale")

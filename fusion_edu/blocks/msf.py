@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..errors import require_int, require_tensors, shape_error
+from ..errors import checks_on, require_int, require_tensors, shape_error
 from ..trace import note
 from ._common import OneConv, check_batchnorm_batch, check_weighting, select_scales
 
@@ -42,8 +42,10 @@ class MSFBlock(nn.Module):
 
     def __init__(self, in_channels: int, *, weighting: str = "sigmoid_softmax"):
         super().__init__()
-        require_int("MSFBlock", "in_channels", in_channels, hint="Pass the channel count C of the inputs.")
-        self.weighting = check_weighting("MSFBlock", weighting)
+        if checks_on():  # the note has none of these checks; raw_errors() turns them off
+            require_int("MSFBlock", "in_channels", in_channels, hint="Pass the channel count C of the inputs.")
+            check_weighting("MSFBlock", weighting)
+        self.weighting = weighting
         out_channels = in_channels
         self.project = nn.Sequential(
             nn.Conv2d(out_channels, out_channels, 1, bias=False),
@@ -60,7 +62,8 @@ class MSFBlock(nn.Module):
         self.in_channels = in_channels
 
     def forward(self, x0: Tensor, x1: Tensor, x2: Tensor, x3: Tensor) -> Tensor:
-        self._check(x0, x1, x2, x3)
+        if checks_on():
+            self._check(x0, x1, x2, x3)
         note(x0, "B C H W", "4 个尺度的输入，形状相同（显示 x0）", "4 same-shape scale inputs (x0 shown)")
         fused = select_scales(self, (x0, x1, x2, x3))
         out = self.project(fused)

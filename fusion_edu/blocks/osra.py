@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import require_choice, require_int, require_tensors, shape_error, value_error
+from ..errors import checks_on, require_choice, require_int, require_tensors, shape_error, value_error
 from ..trace import note, section
 
 ACTIVATIONS = ("relu", "gelu")
@@ -58,23 +58,24 @@ class OSRAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int = 8, qk_scale: float | None = None, attn_drop: float = 0,
                  sr_ratio: int = 2, *, act: str = "relu"):
         super().__init__()
-        require_int("OSRAttention", "dim", dim)
-        require_int("OSRAttention", "num_heads", num_heads)
-        require_int("OSRAttention", "sr_ratio", sr_ratio,
-                    hint="Use sr_ratio=1 for no reduction, 2, 4 or 8 to shrink the key grid.")
-        if dim % num_heads:
-            good = [h for h in range(1, dim + 1) if dim % h == 0 and h <= 16]
-            raise value_error("OSRAttention", "dim must be divisible by num_heads",
-                              {"dim": dim, "num_heads": num_heads, "dim % num_heads": dim % num_heads},
-                              f"Try num_heads in {good}.",
-                              zh="dim 必须能被 num_heads 整除（每个头分到相同的通道数）",
-                              zh_hint=f"可试 num_heads 取 {good} 之一。")
-        if not 0 <= attn_drop < 1:
-            raise value_error("OSRAttention", "attn_drop must be in [0, 1)", {"attn_drop": attn_drop},
-                              "Use 0 for no dropout.",
-                              zh="attn_drop 必须在 [0, 1) 之间",
-                              zh_hint="不需要 dropout 时用 0。")
-        self.act = require_choice("OSRAttention", "act", act, ACTIVATIONS)
+        if checks_on():  # the note has none of these checks; raw_errors() turns them off
+            require_int("OSRAttention", "dim", dim)
+            require_int("OSRAttention", "num_heads", num_heads)
+            require_int("OSRAttention", "sr_ratio", sr_ratio,
+                        hint="Use sr_ratio=1 for no reduction, 2, 4 or 8 to shrink the key grid.")
+            if dim % num_heads:
+                good = [h for h in range(1, dim + 1) if dim % h == 0 and h <= 16]
+                raise value_error("OSRAttention", "dim must be divisible by num_heads",
+                                  {"dim": dim, "num_heads": num_heads, "dim % num_heads": dim % num_heads},
+                                  f"Try num_heads in {good}.",
+                                  zh="dim 必须能被 num_heads 整除（每个头分到相同的通道数）",
+                                  zh_hint=f"可试 num_heads 取 {good} 之一。")
+            if not 0 <= attn_drop < 1:
+                raise value_error("OSRAttention", "attn_drop must be in [0, 1)", {"attn_drop": attn_drop},
+                                  "Use 0 for no dropout.",
+                                  zh="attn_drop 必须在 [0, 1) 之间",
+                                  zh_hint="不需要 dropout 时用 0。")
+        self.act = require_choice("OSRAttention", "act", act, ACTIVATIONS) if checks_on() else act
         self.dim = dim
         self.num_heads = num_heads
         head_dim = dim // num_heads
@@ -97,7 +98,8 @@ class OSRAttention(nn.Module):
         self.local_conv = nn.Conv2d(dim, dim, kernel_size=3, padding=1, groups=dim)
 
     def forward(self, x: Tensor, relative_pos_enc: Tensor | None = None) -> Tensor:
-        self._check(x, relative_pos_enc)
+        if checks_on():
+            self._check(x, relative_pos_enc)
         B, C, H, W = x.shape
         nh = self.num_heads
         note(x, "B C H W", "输入：H×W 个像素，每个像素是一个词", "input: H*W pixels, one word (token) each")

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import require_choice, require_int, require_tensors, shape_error, value_error
+from ..errors import checks_on, require_choice, require_int, require_tensors, shape_error, value_error
 from ..trace import note, section
 
 POOLS = ("max", "avg")
@@ -44,16 +44,17 @@ class SAFM(nn.Module):
 
     def __init__(self, dim: int, n_levels: int = 4, *, pool: str = "max"):
         super().__init__()
-        require_int("SAFM", "dim", dim)
-        require_int("SAFM", "n_levels", n_levels)
-        if dim % n_levels:
-            suggestion = dim + n_levels - dim % n_levels
-            raise value_error("SAFM", "dim must be divisible by n_levels",
-                              {"dim": dim, "n_levels": n_levels, "dim % n_levels": dim % n_levels},
-                              f"Try dim={suggestion}.",
-                              zh="dim 必须能被 n_levels 整除（每个尺度分到相同的通道数）",
-                              zh_hint=f"可试 dim={suggestion}。")
-        self.pool = require_choice("SAFM", "pool", pool, POOLS)
+        if checks_on():  # the note has none of these checks; raw_errors() turns them off
+            require_int("SAFM", "dim", dim)
+            require_int("SAFM", "n_levels", n_levels)
+            if dim % n_levels:
+                suggestion = dim + n_levels - dim % n_levels
+                raise value_error("SAFM", "dim must be divisible by n_levels",
+                                  {"dim": dim, "n_levels": n_levels, "dim % n_levels": dim % n_levels},
+                                  f"Try dim={suggestion}.",
+                                  zh="dim 必须能被 n_levels 整除（每个尺度分到相同的通道数）",
+                                  zh_hint=f"可试 dim={suggestion}。")
+        self.pool = require_choice("SAFM", "pool", pool, POOLS) if checks_on() else pool
         self.n_levels = n_levels
         self.dim = dim
         chunk_dim = dim // n_levels
@@ -65,7 +66,8 @@ class SAFM(nn.Module):
         self._pool_fn = F.adaptive_max_pool2d if pool == "max" else F.adaptive_avg_pool2d
 
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+        if checks_on():
+            self._check(x)
         h, w = x.shape[-2:]
         L = self.n_levels
         note(x, "B C H W", "输入特征图", "input feature map")

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import value_error
+from ..lang import fold, pick
 
-__all__ = ["KINDS", "Choice", "Hint", "Feedback", "Reveal", "Exercise"]
+__all__ = ["KINDS", "Choice", "Hint", "Feedback", "Reveal", "Exercise", "CodeExercise", "NOT_ANSWERED"]
 
 KINDS = ("int", "float", "shape", "sizes", "choice")
 
@@ -52,24 +53,32 @@ class Hint:
 
 @dataclass(frozen=True)
 class Feedback:
-    """The result of ``Exercise.check``: right or not, and a hint in Chinese and English."""
+    """The result of ``Exercise.check``: right or not (or not answered yet), and a hint in Chinese and English."""
 
     correct: bool
     zh: str
     en: str
+    answered: bool = True
+
+    @property
+    def mark(self) -> str:
+        return "…" if not self.answered else "✓" if self.correct else "✗"
 
     def __str__(self) -> str:
-        mark = "✓" if self.correct else "✗"
-        return f"{mark} {self.zh}\n  {self.en}"
+        return f"{self.mark} {pick(self.zh, self.en, sep=chr(10) + '  ')}"
 
     def __bool__(self) -> bool:
         return self.correct
 
     def _repr_html_(self) -> str:
-        colour = "#1b7f3b" if self.correct else "#b00020"
-        mark = "✓" if self.correct else "✗"
-        return (f"<div style='color:{colour}'><b>{mark}</b> {html.escape(self.zh)}<br>"
-                f"<span style='margin-left:1.2em'>{html.escape(self.en)}</span></div>")
+        colour = "#666" if not self.answered else "#1b7f3b" if self.correct else "#b00020"
+        body = fold(html.escape(self.zh), html.escape(self.en))
+        return f"<div style='color:{colour}'><b>{self.mark}</b> {body}</div>"
+
+
+NOT_ANSWERED = Feedback(False, "还没有回答：把 answer = None 改成你的答案，再运行这一格。",
+                        "Not answered yet: change answer = None to your answer and run this cell again.",
+                        answered=False)
 
 
 @dataclass(frozen=True)
@@ -81,11 +90,13 @@ class Reveal:
     en: str
 
     def __str__(self) -> str:
-        return f"答案 answer: {self.answer}\n{self.zh}\n{self.en}"
+        return f"{pick('答案', 'answer')}: {self.answer}\n{pick(self.zh, self.en, sep=chr(10))}"
 
     def _repr_html_(self) -> str:
-        return (f"<div><b>答案 answer: <code>{html.escape(self.answer)}</code></b><br>{html.escape(self.zh)}<br>"
-                f"{html.escape(self.en)}</div>")
+        answer = f"<pre style='margin:4px 0'>{html.escape(self.answer)}</pre>" if "\n" in self.answer \
+            else f"<code>{html.escape(self.answer)}</code>"
+        return (f"<div><b>{pick('答案', 'answer')}:</b> {answer}"
+                f"{fold(html.escape(self.zh), html.escape(self.en))}</div>")
 
 
 class _UnreadableError(Exception):
@@ -149,9 +160,9 @@ class Exercise:
             items = "".join(f"<li>{html.escape(o)}</li>" for o in options)
             return f"<p>{html.escape(text)}</p>" + (f"<ul style='list-style:none'>{items}</ul>" if items else "")
 
-        return (f"<div><b>{html.escape(self.key)} #{self.n}</b>"
-                + block(self.zh, [f"({c.letter}) {c.zh}" for c in self.choices])
-                + block(self.en, [f"({c.letter}) {c.en}" for c in self.choices]) + "</div>")
+        return (f"<div><b>{pick('练习', 'exercise')} {self.n}</b>"
+                + fold(block(self.zh, [f"({c.letter}) {c.zh}" for c in self.choices]),
+                       block(self.en, [f"({c.letter}) {c.en}" for c in self.choices])) + "</div>")
 
     # ------------------------------------------------------------------ answers
     def format(self, value: Any) -> str:
@@ -202,13 +213,15 @@ class Exercise:
         return a == b
 
     def check(self, answer: Any) -> Feedback:
-        """Checks an answer; the feedback says what is off but never states the answer."""
+        """Checks an answer; the feedback says what is off but never states the answer (None: not answered yet)."""
+        if answer is None:
+            return NOT_ANSWERED
         try:
             value = self._parse(answer)
         except _UnreadableError:
             return Feedback(False, _FORMAT_ZH[self.kind], _FORMAT_EN[self.kind])
         if self._same(value, self.answer):
-            return Feedback(True, "正确！想知道为什么，运行 reveal()。", "Correct! Run reveal() for the why.")
+            return Feedback(True, "正确！想知道为什么，运行 ex.reveal()。", "Correct! Run ex.reveal() for the why.")
         for hint in self.hints:
             if self._same(value, self._parse(hint.wrong)):
                 return Feedback(False, hint.zh, hint.en)
@@ -253,3 +266,53 @@ _FORMAT_ZH = {"int": "请回答一个整数。", "float": "请回答一个数，
 _FORMAT_EN = {"int": "Please answer with a whole number.", "float": "Please answer with a number, e.g. 0.5.",
               "shape": "Please answer with a shape, e.g. (2, 3, 4).", "sizes": "Please answer with a list of ints, "
               "e.g. [5, 6, 7].", "choice": "Please answer with the option's letter, e.g. 'a'."}
+
+
+class CodeExercise:
+    """An exercise answered with code: the student writes a class, a function or a module, a check runs it.
+
+    ``check(answer)`` calls ``judge(answer) -> Feedback`` (None: not answered yet; an exception the
+    student's code raises becomes feedback, never a traceback); ``reveal()`` shows a solution, written
+    for the course, and why it works.
+
+    Args:
+        key: The block key it belongs to.
+        zh, en: The task.
+        judge: Runs the student's answer and says what is right or off, without giving the solution.
+        solution: Code of one solution (shown by `reveal`).
+        explain_zh, explain_en: Why the solution works.
+    """
+
+    kind = "code"
+
+    def __init__(self, key: str, zh: str, en: str, judge: Callable[[Any], Feedback], solution: str,
+                 explain_zh: str, explain_en: str):
+        self.key, self.zh, self.en = key, zh, en
+        self._judge = judge
+        self.solution = solution
+        self.explain_zh, self.explain_en = explain_zh, explain_en
+        self.n = 0
+
+    def prompt(self, lang: str | None = None) -> str:
+        return pick(self.zh, self.en, lang, "\n\n")
+
+    def __repr__(self) -> str:
+        return f"<CodeExercise {self.key} #{self.n}>"
+
+    def _repr_html_(self) -> str:
+        return (f"<div><b>{pick('练习', 'exercise')} {self.n} · {pick('写代码', 'code')}</b>"
+                + fold(f"<p>{html.escape(self.zh)}</p>", f"<p>{html.escape(self.en)}</p>") + "</div>")
+
+    def check(self, answer: Any) -> Feedback:
+        """Runs the student's code through the judge; None means not answered yet."""
+        if answer is None:
+            return NOT_ANSWERED
+        try:
+            return self._judge(answer)
+        except Exception as e:  # noqa: BLE001 - the student's code failed: say so, no traceback
+            return Feedback(False, f"运行你的代码时出错：{type(e).__name__}: {e}",
+                            f"Your code raised {type(e).__name__}: {e}")
+
+    def reveal(self) -> Reveal:
+        """One solution and why it works."""
+        return Reveal(self.solution.strip(), self.explain_zh, self.explain_en)
