@@ -51,10 +51,21 @@ def _hyper_control(hyper: Any) -> widgets.ValueWidget:
                                    description=hyper.name, style=_STYLE, layout=_wide())
 
 
-def _row(control: widgets.Widget, zh: str, en: str, name: str = "") -> widgets.HBox:
-    """A control with its meaning in Chinese and English to the right (and its name to the left for buttons)."""
-    label = widgets.HTML(f"<span style='color:#555'>{html.escape(zh)} / {html.escape(en)}</span>",
-                         layout=widgets.Layout(flex="1 1 auto"))
+class _Caption(widgets.HTML):
+    """A line of text in the explorer that follows its language toggle."""
+
+    def __init__(self, zh: str, en: str, lang: str, style: str = "color:#555", **kwargs: Any):
+        self.zh, self.en, self.css = zh, en, style
+        super().__init__(**kwargs)
+        self.show(lang)
+
+    def show(self, lang: str) -> None:
+        self.value = f"<span style='{self.css}'>{html.escape(pick(self.zh, self.en, lang, ' / '))}</span>"
+
+
+def _row(control: widgets.Widget, zh: str, en: str, name: str = "", lang: str = "both") -> widgets.HBox:
+    """A control with its meaning to the right (and its name to the left for buttons)."""
+    label = _Caption(zh, en, lang, layout=widgets.Layout(flex="1 1 auto"))
     parts = [control, label]
     if isinstance(control, widgets.ToggleButtons):  # their own description would sit on a line of its own
         parts.insert(0, widgets.HTML(f"<div style='text-align:right;padding-right:8px'>{html.escape(name)}</div>",
@@ -144,6 +155,15 @@ class PredictPanel(widgets.VBox):
     toggle_lang: str | None = None
 
 
+def _relabel(widget: widgets.Widget, lang: str) -> None:
+    """Every caption inside `widget` in `lang`."""
+    for child in getattr(widget, "children", ()):
+        if isinstance(child, _Caption):
+            child.show(lang)
+        else:
+            _relabel(child, lang)
+
+
 def _most_telling(rows: list[Any]) -> int:
     """The row worth predicting: the spec with the most computed or primed dims (the first of equals)."""
     def weight(spec: str) -> int:
@@ -175,11 +195,11 @@ class Explorer(widgets.VBox):
         self.render_output = widgets.HTML(layout=widgets.Layout(width="auto"))
         self.last: Rendered | None = None
         meanings = {d.name: (d.zh, d.en) for d in DIMS} | {h.name: (h.zh, h.en) for h in spec.hypers}
-        rows = [_row(control, *meanings[name], name) for name, control in self.controls.items()]
-        hint = widgets.HTML("<span style='color:#666'>拖动滑块，表格随之更新 / drag a slider: the table follows"
-                            "</span>")
+        start = self.language.value
+        rows = [_row(control, *meanings[name], name, start) for name, control in self.controls.items()]
+        hint = _Caption("拖动滑块，表格随之更新", "drag a slider: the table follows", start, "color:#666")
         self.predictor = PredictPanel(self.refresh)
-        super().__init__([_row(self.language, "语言", "language", "lang"), *rows, hint, self.predictor,
+        super().__init__([_row(self.language, "语言", "language", "lang", start), *rows, hint, self.predictor,
                           self.render_output])
         self.add_class("fusion-edu-explorer")
         self.add_class(f"fusion-edu-explorer-{self.key}")
@@ -200,6 +220,7 @@ class Explorer(widgets.VBox):
         return self.last
 
     def _show(self) -> None:
+        _relabel(self, self.language.value)
         if self.predictor.active:
             self.predictor.toggle_lang = self.language.value
             self.render_output.value = self.predictor.page(self.last, self.language.value)
@@ -238,8 +259,9 @@ class ModuleExplorer(widgets.VBox):
                                               style={"button_width": "7em"}, layout=widgets.Layout(flex="0 0 auto"))
         self.render_output = widgets.HTML(layout=widgets.Layout(width="auto"))
         self.last: Rendered | None = None
-        rows = [_row(control, *meanings[name], name) for name, control in self.controls.items()]
-        super().__init__([_row(self.language, "语言", "language", "lang"), *rows, self.render_output])
+        start = self.language.value
+        rows = [_row(control, *meanings[name], name, start) for name, control in self.controls.items()]
+        super().__init__([_row(self.language, "语言", "language", "lang", start), *rows, self.render_output])
         self.add_class("fusion-edu-explorer")
         for control in (*self.controls.values(), self.language):
             control.observe(self._on_change, names="value")
@@ -255,6 +277,7 @@ class ModuleExplorer(widgets.VBox):
         except Exception as e:  # noqa: BLE001 - render_factory does not raise; this guards the widget anyway
             self.last = failed(getattr(self.factory, "__name__", "module"), e, "both", values=self.values(),
                                unexpected=True)
+        _relabel(self, self.language.value)
         self.render_output.value = self.last.html
         return self.last
 
