@@ -6,7 +6,10 @@
 2. Each annotated block with no trace active against the same block with `note` replaced by a no-op
    (median of many interleaved pairs), next to the overhead expected from the measured cost of one
    inactive `note` call. Goal: within 2 %.
-3. Each notebook's execution time in a fresh kernel against the 60 s budget (skip with --no-notebooks).
+3. `fusion_edu.autotrace` (any module, no note() calls) against torchview's `draw_graph` on meta, for every
+   catalog block and three modules written for the benchmark (benchmarks/autotrace_bench.py). Goal: p50
+   <= 50 ms and no slower than draw_graph.
+4. Each notebook's execution time in a fresh kernel against the 60 s budget (skip with --no-notebooks).
 
 Absolute times on a shared machine mean little; the ratios are measured side by side in one run.
 """
@@ -28,6 +31,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fusion_edu.blocks import BLOCKS  # noqa: E402
 from fusion_edu.render import render  # noqa: E402
@@ -243,10 +247,20 @@ def main(argv: list[str] | None = None) -> int:
                      f"{'met' if ratio <= 1.02 else 'MISSED'} |")
     lines.append("")
 
+    print("autotrace vs torchview ...", flush=True)
+    import autotrace_bench
+
+    rows = autotrace_bench.measure(max(10, args.repeat // 2))
+    lines += ["## 3. autotrace (any module, symbolic specs) vs torchview's draw_graph, on meta", "",
+              "B=64, C=512, H=W=512 (the token MLP: N=4096). autotrace includes its meta twin, the perturbed runs that "
+              "solve the symbolic specs and the descriptions; draw_graph builds its graph (no rendering). "
+              "Calls interleaved, 1 thread. Goal: p50 ≤ 50 ms and ratio ≤ 1.", "",
+              autotrace_bench.table(rows), ""]
+
     if not args.no_notebooks:
         print("notebooks in a fresh kernel ...", flush=True)
         rows = notebook_rows()
-        lines += ["## 3. Notebooks, each in a fresh kernel, against the 60 s budget", "",
+        lines += ["## 4. Notebooks, each in a fresh kernel, against the 60 s budget", "",
                   "| notebook | seconds | share of 60 s | result |", "|---|---:|---:|---|"]
         for r in rows:
             lines.append(f"| {r['name']} | {r['seconds']:.1f} | {r['seconds'] / 60:.2f} | {r['error'] or 'ok'} |")
