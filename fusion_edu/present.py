@@ -20,8 +20,9 @@ How the page stays live:
   in a fresh process imports ``torch._dynamo`` (about 2 s), and the thread does that while the
   kernel builds the widgets.
 
-Three names come from work in flight and are reached through one adapter each (`cached_demo`,
-`figure_scale`, `fit_progress`). Each degrades gracefully while its name is missing.
+Names from work in flight are reached through one adapter each: `cached_demo` (the shipped cache of
+training results), `figure_scale` and `figure_lang` (the figure style: scale, CJK font) and `fit_progress`
+(a step count from `fit`). Each degrades gracefully while its name is missing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from .render import Rendered, error_box, failed, render, render_module
 
 __all__ = ["dashboard", "Dashboard", "BlockPage", "dashboard_css", "size_bound", "fixed_size_render",
            "photo_figure", "photo_png", "graph_html", "metrics_html", "cached_demo", "CachedDemo", "figure_scale",
-           "fit_progress", "SHORT_NAMES", "FONT_PX", "warm_meta"]
+           "fit_progress", "figure_lang", "SHORT_NAMES", "FONT_PX", "warm_meta"]
 
 FONT_PX = 20
 """Base text size of the dashboard (px). Text the render sets to 0.9 em is then 18 px, the projector minimum."""
@@ -142,6 +143,18 @@ def figure_scale(scale: float = FIGURE_SCALE) -> contextlib.AbstractContextManag
         return contextlib.nullcontext()
     scaled = getattr(style, "scaled", None)
     return scaled(scale) if scaled is not None else contextlib.nullcontext()
+
+
+def figure_lang(lang: str | None = None) -> str:
+    """Adapter: the language of figure text. Chinese needs the CJK font of `fusion_edu.plots.style`; until that
+    module exists, figures stay in English (no boxes, no missing-glyph warnings on machines without CJK fonts).
+    """
+    lang = resolve(lang, "present")
+    try:
+        from .plots import style  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return "en"
+    return lang
 
 
 class _StepCounter:
@@ -304,7 +317,7 @@ def photo_figure(key: str, lang: str | None = None, **hypers: Any) -> Any:
     from . import data, plots
     from .trace import trace
 
-    lang = resolve(lang, "present")
+    lang = figure_lang(lang)
     spec = get_spec(key)
     hypers = {k: v for k, v in hypers.items() if k in {h.name for h in spec.hypers}}
     model, inputs = data.block_for_photo(key, **hypers)
@@ -427,14 +440,13 @@ class BlockPage(widgets.HBox):
         for hyper in spec.hypers:
             if all(isinstance(c, str) for c in hyper.choices):
                 control = widgets.ToggleButtons(options=list(hyper.choices), value=hyper.default,
-                                                description=hyper.name, style={**_STYLE, "button_width": "auto"},
-                                                layout=widgets.Layout(flex="0 0 auto"))
+                                                style={"button_width": "auto"}, layout=widgets.Layout(flex="0 0 auto"))
             else:
                 control = widgets.SelectionSlider(options=list(hyper.choices), value=hyper.default,
                                                   continuous_update=True, description=hyper.name, style=_STYLE,
                                                   layout=_slider_layout())
             self.controls[hyper.name] = control
-            rows.append(self._row(control, hyper.zh, hyper.en))
+            rows.append(self._row(control, hyper.zh, hyper.en, hyper.name))
         self.fixed: widgets.ToggleButton | None = None
         if size_bound(key):
             self.fixed = widgets.ToggleButton(value=False, icon="lock", layout=widgets.Layout(width="auto"))
@@ -477,12 +489,18 @@ class BlockPage(widgets.HBox):
 
     # ----------------------------------------------------------------------- layout helpers
 
-    def _row(self, control: widgets.Widget, zh: str, en: str) -> widgets.HBox:
+    def _row(self, control: widgets.Widget, zh: str, en: str, control_name: str = "") -> widgets.HBox:
         label = widgets.HTML(layout=widgets.Layout(flex="1 1 0", min_width="0"))
         label.add_class("fe-meaning")
         self._labels.append((label, zh, en))
-        control.layout.flex = "0 0 64%"
-        return widgets.HBox([control, label], layout=widgets.Layout(width="100%", align_items="center"))
+        parts = [control, label]
+        if isinstance(control, widgets.ToggleButtons):  # its own description would take a line of its own
+            name = widgets.HTML(f"<div style='text-align:right;padding-right:8px'>{html.escape(control_name)}</div>",
+                                layout=widgets.Layout(width=_STYLE["description_width"], flex="0 0 auto"))
+            parts.insert(0, name)
+        else:
+            control.layout.flex = "0 0 64%"
+        return widgets.HBox(parts, layout=widgets.Layout(width="100%", align_items="center"))
 
     def relabel(self) -> None:
         """Sets every text of the page in the current language and redraws what shows text."""
