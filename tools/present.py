@@ -137,12 +137,29 @@ class PresentServer:
         self.stop()
 
 
+def screenshot(path: Path, key: str = "osra", lang: str = "zh") -> Path:
+    """Saves the dashboard at 1280×720 (a projector), block `key` in `lang`, for the README (`make images`)."""
+    import lab_driver as lab
+
+    with PresentServer(preheat=False, env={"FUSION_EDU_LANG": lang}) as server, lab.open_browser(1280, 720) as page:
+        lab.open_dashboard(page, server.url)
+        lab.pick_block(page, key)
+        page.wait_for_selector(".fe-present .fe-graph svg, .fe-present .fusion-edu-graph-missing", timeout=60_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--pool-size", type=int, default=1, help="pre-heated kernels kept ready (0: none)")
     parser.add_argument("--no-preheat", action="store_true", help="start a kernel per visitor on request")
+    parser.add_argument("--screenshot", type=Path, help="save the dashboard at 1280x720 to this PNG and stop")
     args = parser.parse_args(argv)
+    if args.screenshot:
+        print(f"wrote {screenshot(args.screenshot)}")
+        return 0
     token = secrets.token_hex(24)
     cmd = voila_command(args.port, token, preheat=not args.no_preheat, pool_size=args.pool_size)
     print(f"Dashboard · 课堂演示: open {url(args.port, token)}", flush=True)
