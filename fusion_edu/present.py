@@ -1,10 +1,10 @@
 """The classroom dashboard: one screen per block for a projector, served code-free by Voilà (`make present`).
 
 ``dashboard()`` returns the widget. A row of block buttons picks the block and a toggle picks the
-language. Each block's page has its sliders (H, W, C, B and the block's hyperparameters; they update
-while dragging) over the compact trace on the left. On the right are three tabs: the graph, the
-block's map on a real photo, and what it learns (the cached before/after figure, plus a "train live"
-button with a progress bar). An invalid setting shows the block's own message. A block whose
+language. Each block's page has its sliders on the left (H, W, C, B and the block's hyperparameters;
+they update while dragging) and the compact trace on the right. Below the sliders are three tabs: the
+graph, the block's map on a real photo, and what it learns (the cached before/after figure, plus a
+"train live" button with a progress bar). An invalid setting shows the block's own message. A block whose
 constructor depends on H and W (the CBAM variant's joint MLP) gets a "keep H×W fixed" toggle: the
 block stays built for the current size while H and W move, so its own fixed-size message shows live.
 
@@ -410,7 +410,7 @@ _TRAINING = threading.Lock()  # one live training per kernel: fit's bar is swapp
 
 
 class BlockPage(widgets.HBox):
-    """One block's page: sliders and the live trace on the left; graph, photo and training tabs on the right.
+    """One block's page: sliders over graph, photo and training tabs on the left; the live trace on the right.
 
     Attributes:
         key: Catalog key.
