@@ -50,9 +50,20 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def chromium():
+    """One Chromium for the module: Playwright's sync API allows one instance at a time."""
+    reason = lab.browser_available()
+    if reason:
+        if os.environ.get("FUSION_EDU_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"the browser test must run here: {reason}")
+        pytest.skip(reason)
     with lab.open_chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def browser(server, chromium):
+    return chromium
 
 
 @pytest.fixture
@@ -119,19 +130,16 @@ def test_notebook_runs_in_jupyterlab(name, server, page, screenshots):
 # --------------------------------------------------------------------------- the classroom dashboard in Voilà
 
 @pytest.fixture(scope="module")
-def voila():
-    reason = lab.browser_available()
+def voila(chromium):
     try:
         import voila as _voila  # noqa: F401
     except ImportError:
-        reason = reason or "voila is not installed (make present needs it)"
-    if reason:
         if os.environ.get("FUSION_EDU_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"the dashboard's browser test must run here: {reason}")
-        pytest.skip(reason)
+            pytest.fail("the dashboard's browser test must run here: voila is not installed")
+        pytest.skip("voila is not installed (make present needs it)")
     import present
 
-    with present.PresentServer(preheat=False) as running, lab.open_chromium() as chromium:
+    with present.PresentServer(preheat=False) as running:
         yield running, chromium
 
 
