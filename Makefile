@@ -3,6 +3,9 @@
 # make test-nodot - make test again with Graphviz's `dot` hidden from PATH, as on a fresh machine without it
 # make browser - every notebook in JupyterLab in headless Chromium (needs Debian's chromium)
 # make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
+# make present - the classroom dashboard (Voilà, code hidden) on 127.0.0.1 with a token; prints its URL
+# make latency - drag latency and cold start of the dashboard in headless Chromium, into benchmarks/RESULTS.md
+# make slides - one static reveal.js deck per block notebook (executed, code hidden) in artifacts/slides/
 # make images - regenerate the pictures in images/
 # make seeds - every training demo over 8 seeds, written to benchmarks/DEMO_SEEDS.md
 # make golden - rewrite tests/golden/<block>.txt (each trace at the note's sizes); review the diff
@@ -32,7 +35,7 @@ LOCK_ARGS ?=
 PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev --allow-unsafe \
 	--strip-extras --no-emit-options --annotation-style line $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
-.PHONY: lab test test-nodot unit notebooks lint browser bench seeds images golden cache font lock upgrade _check-lock clean
+.PHONY: present latency slides lab test test-nodot unit notebooks lint browser bench seeds images golden cache font lock upgrade _check-lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
@@ -51,6 +54,16 @@ lab: $(STAMP)
 	echo "JupyterLab: open http://127.0.0.1:8888/lab?token=$$token (or the next free port that it prints)"; \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=127.0.0.1 \
 		--IdentityProvider.token=$$token $(ROOT_FLAG)
+
+# Server settings live in tools/present.py (SETTINGS, voila_command): one place for limits and culling too.
+present: $(STAMP)
+	$(PY) tools/present.py $(PRESENT_ARGS)
+
+latency: $(STAMP)
+	$(PY) benchmarks/present_latency.py
+
+slides: $(STAMP)
+	$(PY) tools/slides.py build
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fusion_edu tests benchmarks tools

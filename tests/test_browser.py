@@ -50,9 +50,20 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def chromium():
+    """One Chromium for the module: Playwright's sync API allows one instance at a time."""
+    reason = lab.browser_available()
+    if reason:
+        if os.environ.get("FUSION_EDU_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"the browser test must run here: {reason}")
+        pytest.skip(reason)
     with lab.open_chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def browser(server, chromium):
+    return chromium
 
 
 @pytest.fixture
@@ -114,3 +125,81 @@ def test_notebook_runs_in_jupyterlab(name, server, page, screenshots):
         expect(explorer).to_contain_text(expected, timeout=30_000)
         assert "Traceback" not in lab.explorer_text(page)
     page.screenshot(path=str(screenshots / f"{name[:-6]}.png"))
+
+
+# --------------------------------------------------------------------------- the classroom dashboard in Voilà
+
+@pytest.fixture(scope="module")
+def voila(chromium):
+    try:
+        import voila as _voila  # noqa: F401
+    except ImportError:
+        if os.environ.get("FUSION_EDU_REQUIRE_BROWSER") == "1":
+            pytest.fail("the dashboard's browser test must run here: voila is not installed")
+        pytest.skip("voila is not installed (make present needs it)")
+    import present
+
+    with present.PresentServer(preheat=False) as running:
+        yield running, chromium
+
+
+@pytest.fixture
+def dashboard(voila):
+    running, chromium = voila
+    with lab.new_page(chromium, width=1280, height=720) as p:  # a projector
+        lab.open_dashboard(p, running.url)
+        yield p
+
+
+def test_dashboard_at_1280x720(dashboard, screenshots):
+    from playwright.sync_api import expect
+
+    page = dashboard
+    page.wait_for_timeout(1500)  # the deferred graph
+    page.screenshot(path=str(screenshots / "dashboard.png"))
+    assert "Traceback" not in page.inner_text("body")
+    assert lab.small_text(page) == [], "dashboard text below 18 px"
+    assert lab.wrapped_shapes(page) == [], "a shape wraps onto a second line"
+    assert page.locator(".fe-present .fe-graph svg, .fe-present .fusion-edu-graph-missing").count() == 1
+    before = lab.dashboard_text(page)
+    lab.press_on_slider(page, "H", "ArrowRight")  # the handle moves by one step, as in a drag
+    out = page.locator(".fe-present .fe-trace-out")
+    expect(out).not_to_have_text(before, timeout=10_000)
+    expect(out).to_contain_text("(1, 33, 32, 64)", timeout=10_000)  # gated fusion is channels-last: (B, H, W, C)
+
+
+def test_dashboard_shows_the_blocks_message_for_an_invalid_setting(dashboard, screenshots):
+    from playwright.sync_api import expect
+
+    page = dashboard
+    lab.pick_block(page, "safm")
+    lab.set_slider(page, "C", 38)
+    out = page.locator(".fe-present .fe-trace-out")
+    expect(out).to_contain_text("SAFM", timeout=10_000)
+    expect(out.locator(".fusion-edu-error")).to_have_count(1, timeout=10_000)
+    assert "Traceback" not in page.inner_text("body")
+    page.screenshot(path=str(screenshots / "dashboard_invalid.png"))
+
+
+def test_dashboard_cbam_keeps_its_size_and_shows_its_message_live(dashboard, screenshots):
+    from playwright.sync_api import expect
+
+    page = dashboard
+    lab.pick_block(page, "cbam_joint")
+    page.click(".fe-present .fe-fixed-toggle")
+    lab.press_on_slider(page, "H", "ArrowRight")
+    out = page.locator(".fe-present .fe-trace-out")
+    expect(out.locator(".fusion-edu-error")).to_have_count(1, timeout=10_000)
+    expect(out).to_contain_text("HW=49", timeout=10_000)
+    page.click(".fe-present .lm-TabBar-tab >> nth=1")  # the photo tab
+    page.wait_for_selector(".fe-present .fe-photo img", timeout=30_000)
+    page.screenshot(path=str(screenshots / "dashboard_cbam.png"))
+
+
+def test_dashboard_switches_language(dashboard):
+    from playwright.sync_api import expect
+
+    page = dashboard
+    page.click(".fe-present .fe-language button:text-is('English')")
+    expect(page.locator(".fe-present .fe-trace-out")).to_contain_text("Gated fusion", timeout=10_000)
+    expect(page.locator(".fe-present .fe-picker")).to_contain_text("Gated", timeout=10_000)

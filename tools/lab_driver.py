@@ -238,3 +238,74 @@ def wrapped_shapes(page) -> list[str]:
     return page.evaluate(
         "() => [...document.querySelectorAll('.fusion-edu-trace td code')].filter(c => {"
         " const r = c.getClientRects(); return r.length > 1; }).map(c => c.textContent).slice(0, 5)")
+
+
+# --------------------------------------------------------------------------- the classroom dashboard (Voilà)
+
+def open_dashboard(page, url: str, timeout_ms: int = 120_000) -> float:
+    """Opens the dashboard at `url` and waits for its first trace table; returns the seconds that took."""
+    start = time.monotonic()
+    page.goto(url, timeout=timeout_ms)
+    page.wait_for_selector(".fe-present .fe-trace-out .fusion-edu-trace", timeout=timeout_ms)
+    return time.monotonic() - start
+
+
+def pick_block(page, key: str, timeout_ms: int = 60_000) -> None:
+    """Clicks block `key` in the dashboard's picker and waits for its page."""
+    page.click(f".fe-picker button[title$='[{key}]']")
+    page.wait_for_selector(f".fe-page-{key} .fe-trace-out .fusion-edu-render", timeout=timeout_ms)
+
+
+def dashboard_text(page) -> str:
+    return page.locator(".fe-present .fe-trace-out").first.inner_text()
+
+
+# In the page: resolve with the time from the next keydown's event timestamp to the moment the trace
+# output's text differs from now (a MutationObserver fires before the next paint).
+_ARM = """() => {
+  const out = document.querySelector('.fe-present .fe-trace-out');
+  const before = out.textContent;
+  window.__feLatency = new Promise((resolve) => {
+    let t0 = null;
+    const onKey = (e) => { if (t0 === null) t0 = e.timeStamp; };
+    document.addEventListener('keydown', onKey, true);
+    const obs = new MutationObserver(() => {
+      if (out.textContent !== before && t0 !== null) {
+        const t1 = performance.now();
+        obs.disconnect(); document.removeEventListener('keydown', onKey, true);
+        resolve(t1 - t0);
+      }
+    });
+    obs.observe(out, {subtree: true, childList: true, characterData: true});
+    setTimeout(() => { obs.disconnect(); document.removeEventListener('keydown', onKey, true); resolve(-1); },
+               10000);
+  });
+}"""
+
+
+def drag_latencies(page, slider: str, samples: int) -> list[float]:
+    """Milliseconds from a key press on slider `slider`'s handle to the changed trace, `samples` times.
+
+    The presses alternate ArrowLeft and ArrowRight, so the slider moves by one step and back. A press
+    whose table did not change within 10 s counts as -1.
+    """
+    out = []
+    for i in range(samples):
+        page.evaluate(_ARM)
+        press_on_slider(page, slider, "ArrowLeft" if i % 2 == 0 else "ArrowRight")
+        out.append(page.evaluate("() => window.__feLatency"))
+    return out
+
+
+def small_text(page, minimum_px: float = 18) -> list[str]:
+    """Text in the dashboard drawn smaller than `minimum_px` (outside figures and graphs), as 'size: text'."""
+    return page.evaluate(
+        "(minimum) => { const out = [];"
+        " for (const el of document.querySelectorAll('.fe-present *')) {"
+        "  if (el.closest('svg') || !el.getClientRects().length) continue;"
+        "  const own = [...el.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim())"
+        "    .map(n => n.textContent.trim());"
+        "  if (!own.length) continue;"
+        "  const size = parseFloat(getComputedStyle(el).fontSize);"
+        "  if (size < minimum) out.push(`${size}px: ${own.join(' ').slice(0, 40)}`); }"
+        " return out.slice(0, 10); }", minimum_px)

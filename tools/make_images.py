@@ -1,6 +1,7 @@
 """`make images`: regenerate the pictures that README.md shows, into images/.
 
 - images/explorer.png   the live explorer in JupyterLab, after a keyboard change (headless Chromium)
+- images/dashboard.png   the classroom dashboard (`make present`) at 1280x720 (headless Chromium)
 - images/graph_safm.svg / .png   one block graph
 - images/learn_<key>.png   one "what it learns" before/after figure per block (each demo trains ~10 s)
 
@@ -79,7 +80,17 @@ def main() -> int:
     block_graph("safm")
     learn_figures()
     explorer_screenshot(IMAGES / "explorer.png")
+    if not lab_reason():
+        import present
+
+        print(f"wrote {present.screenshot(IMAGES / 'dashboard.png').relative_to(ROOT)}")
     return 0
+
+
+def lab_reason() -> str:
+    import lab_driver as lab
+
+    return lab.browser_available()
 
 
 if __name__ == "__main__":
