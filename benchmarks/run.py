@@ -22,6 +22,7 @@ import datetime
 import importlib
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -190,6 +191,12 @@ def notebook_rows() -> list[dict]:
     return rows
 
 
+def _kept_sections(old: str) -> str:
+    """Sections other scripts write between their own markers (e.g. `make latency`'s classroom numbers)."""
+    found = re.finditer(r"<!-- (\w+):begin -->.*?<!-- \1:end -->", old, flags=re.S)
+    return "\n\n".join(m.group(0) for m in found)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -268,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
 
     text = "\n".join(lines)
     print(text)
-    Path(args.out).write_text(text, encoding="utf-8")
+    out = Path(args.out)
+    kept = _kept_sections(out.read_text(encoding="utf-8")) if out.exists() else ""
+    out.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
     print(f"written to {os.path.relpath(args.out, ROOT)}")
     return 0
 

@@ -28,13 +28,13 @@ BLOCK_KEYS = {"01": "gated_fusion", "02": "msf", "03": "mfe", "04": "safm", "05"
               "07": "cbam_joint"}
 # How to reach an invalid setting with the keyboard in each block's explorer, and the message it must show.
 # Gated fusion has none: every B, C, H, W and layout it offers is valid.
-INVALID = {
-    "msf": ([("type", "B", 1), ("type", "H", 1), ("type", "W", 1)], "MSFBlock: training mode needs more than one"),
-    "mfe": ([("type", "B", 1), ("type", "H", 1), ("type", "W", 1)], "MFEBlock: training mode needs more than one"),
-    "safm": ([("type", "C", 38)], "SAFM: dim must be divisible by n_levels"),
-    "osra": ([("type", "C", 60)], "OSRAttention: dim must be divisible by num_heads"),
-    "msaa": ([("press", "out_channels", "Home")], "MSAA: out_channels must be >= 16"),
-    "cbam_joint": ([("press", "reduction", "End")], "CBAMBlock: reduction must be <= channel"),
+INVALID = {  # the explorer speaks the course language (Chinese unless FUSION_EDU_LANG says otherwise)
+    "msf": ([("type", "B", 1), ("type", "H", 1), ("type", "W", 1)], "MSFBlock：训练模式下 BatchNorm 每个通道需要多于一个数"),
+    "mfe": ([("type", "B", 1), ("type", "H", 1), ("type", "W", 1)], "MFEBlock：训练模式下 BatchNorm 每个通道需要多于一个数"),
+    "safm": ([("type", "C", 38)], "SAFM：dim 必须能被 n_levels 整除"),
+    "osra": ([("type", "C", 60)], "OSRAttention：dim 必须能被 num_heads 整除"),
+    "msaa": ([("press", "out_channels", "Home")], "MSAA：out_channels 必须 ≥ 16"),
+    "cbam_joint": ([("press", "reduction", "End")], "CBAMBlock：reduction 不能大于 channel"),
 }
 
 
