@@ -1,16 +1,24 @@
 """`make present`: the classroom dashboard in Voilà, on 127.0.0.1, behind a random token.
 
-    python tools/present.py [--port 8866] [--pool-size 1] [--no-preheat]
+    python tools/present.py [--port 8866] [--pool-size 1] [--no-preheat] [--max-kernels 24] [--cull-idle 600]
 
 It prints the full URL with its token (Voilà's own log masks the token) and serves
 notebooks/present/dashboard.ipynb with the code hidden. Requests without the token get a redirect
 to a login page (302), never the dashboard. Every server setting lives in `SETTINGS` and
-`voila_command` below, which the tests and `make latency` use too. Kernel limits and culling
-(issue 15) belong there.
+`voila_command` below, which the tests, `make latency` and `make load` use too.
 
 Pre-heating: Voilà starts `pool_size` kernels ahead and runs the dashboard in them before anyone asks, so
 a visitor gets a dashboard that is already rendered and does not wait for torch to load in a fresh kernel
 (see benchmarks/RESULTS.md, "Classroom dashboard"). Each pre-heated kernel holds a few hundred MB.
+
+Limits for a whole class (issue 15), set on purpose:
+
+* at most `MAX_KERNELS` kernels at once, pre-heated ones included: each holds about 0.35 GB, and the
+  visitor after the last place gets a "class is full, try again" page (HTTP 503, in zh and en) from
+  tools/voila_class.py, never a broken page;
+* a kernel whose page is gone (closed without saying so, or its connection lost) is culled after
+  `CULL_IDLE_S` seconds idle. A page that closes normally stops its kernel at once (Voilà does that), and
+  a kernel with an open page is never culled: a student's dashboard never dies under them.
 """
 
 from __future__ import annotations
@@ -32,7 +40,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "present" / "dashboard.ipynb"
+LAUNCHER = ROOT / "tools" / "voila_class.py"  # Voilà, plus the kernel limit and the "class is full" page
 DEFAULT_PORT = 8866
+MAX_KERNELS = 24
+"""The most kernels `make present` runs at once (see benchmarks/RESULTS.md, "A class on one server")."""
+CULL_IDLE_S = 600
+"""Seconds a kernel without a page may stay idle before it is culled."""
 
 # Voilà's settings, one per line. Keep every server option here.
 SETTINGS = {
@@ -41,6 +54,14 @@ SETTINGS = {
     "VoilaConfiguration.show_tracebacks": "False",  # a cell error shows a short note, never a traceback
     "VoilaConfiguration.theme": "light",
     "VoilaConfiguration.strip_sources": "True",  # code-free: the page carries no source
+    # A whole class: Voilà's lab template plus the "class is full" page, and a kernel manager with a limit.
+    "VoilaConfiguration.template": "fusion-edu",
+    "VoilaConfiguration.multi_kernel_manager_class": "voila_class.ClassKernelManager",
+    "Voila.identity_provider_class": "voila_class.ClassIdentityProvider",  # a closed page stops its kernel at once
+    "ClassKernelManager.max_kernels": str(MAX_KERNELS),
+    "MappingKernelManager.cull_idle_timeout": str(CULL_IDLE_S),
+    "MappingKernelManager.cull_interval": "60",
+    "MappingKernelManager.cull_connected": "False",  # an open page keeps its kernel
 }
 
 
@@ -50,11 +71,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int = 1,
-                  notebook: Path = NOTEBOOK) -> list[str]:
-    """The command line that serves `notebook` with every setting of `SETTINGS`, the port and the token."""
-    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", f"--token={token}"]
-    cmd += [f"--{name}={value}" for name, value in SETTINGS.items()]
+def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int = 1, notebook: Path = NOTEBOOK,
+                  max_kernels: int | None = None, cull_idle_s: int | None = None) -> list[str]:
+    """The command line that serves `notebook` with every setting of `SETTINGS`, the port and the token.
+
+    Args:
+        max_kernels: Overrides `MAX_KERNELS` (0: no limit). It must leave room for the pre-heated pool.
+        cull_idle_s: Overrides `CULL_IDLE_S`; the culler then looks every quarter of it (at most every 60 s).
+    """
+    settings = dict(SETTINGS)
+    if max_kernels is not None:
+        settings["ClassKernelManager.max_kernels"] = str(max_kernels)
+    if cull_idle_s is not None:
+        settings["MappingKernelManager.cull_idle_timeout"] = str(cull_idle_s)
+        settings["MappingKernelManager.cull_interval"] = str(max(1, min(60, cull_idle_s // 4)))
+    limit = int(settings["ClassKernelManager.max_kernels"])
+    if preheat and 0 < limit < pool_size:
+        raise ValueError(f"present: the pre-heated pool must fit under the kernel limit; got pool_size={pool_size}, "
+                         f"max_kernels={limit}. Raise --max-kernels or lower --pool-size.")
+    cmd = [sys.executable, str(LAUNCHER), str(notebook), "--no-browser", f"--port={port}", f"--token={token}"]
+    cmd += [f"--{name}={value}" for name, value in settings.items()]
     if preheat and pool_size > 0:
         cmd += ["--preheat_kernel=True", f"--pool_size={pool_size}"]
     return cmd
@@ -73,12 +109,13 @@ class PresentServer:
     """
 
     def __init__(self, *, port: int | None = None, preheat: bool = True, pool_size: int = 1,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, max_kernels: int | None = None, cull_idle_s: int | None = None):
         self.port = port or free_port()
         self.token = secrets.token_hex(16)
+        self.cmd = voila_command(self.port, self.token, preheat=preheat, pool_size=pool_size, max_kernels=max_kernels,
+                                 cull_idle_s=cull_idle_s)
         self.home = Path(tempfile.mkdtemp(prefix="fusion-edu-present-"))
         self.log = self.home / "voila.log"
-        self.cmd = voila_command(self.port, self.token, preheat=preheat, pool_size=pool_size)
         self.env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
                         JUPYTER_CONFIG_DIR=str(self.home / "config"), IPYTHONDIR=str(self.home / "ipython"),
                         **(env or {}))
@@ -120,6 +157,18 @@ class PresentServer:
         except urllib.error.HTTPError as e:
             return e.code
 
+    def kernels(self) -> list:
+        """The server's kernel processes (psutil), pre-heated ones included."""
+        import psutil
+
+        if self.process is None or self.process.poll() is not None:
+            return []
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        return [p for p in children if _is_kernel(p)]
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # Voilà shuts its kernels down on SIGINT
@@ -135,6 +184,13 @@ class PresentServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _is_kernel(process) -> bool:
+    try:
+        return "ipykernel_launcher" in " ".join(process.cmdline())
+    except Exception:  # noqa: BLE001 - a process that ended meanwhile is no kernel
+        return False
 
 
 def screenshot(path: Path, key: str = "osra", lang: str = "zh") -> Path:
@@ -155,14 +211,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--pool-size", type=int, default=1, help="pre-heated kernels kept ready (0: none)")
     parser.add_argument("--no-preheat", action="store_true", help="start a kernel per visitor on request")
+    parser.add_argument("--max-kernels", type=int, default=MAX_KERNELS,
+                        help="most kernels at once, pre-heated ones included; the next visitor gets a "
+                             "'class is full' page (0: no limit)")
+    parser.add_argument("--cull-idle", type=int, default=CULL_IDLE_S,
+                        help="seconds before a kernel whose page is gone is stopped (0: never)")
     parser.add_argument("--screenshot", type=Path, help="save the dashboard at 1280x720 to this PNG and stop")
     args = parser.parse_args(argv)
     if args.screenshot:
         print(f"wrote {screenshot(args.screenshot)}")
         return 0
     token = secrets.token_hex(24)
-    cmd = voila_command(args.port, token, preheat=not args.no_preheat, pool_size=args.pool_size)
+    try:
+        cmd = voila_command(args.port, token, preheat=not args.no_preheat, pool_size=args.pool_size,
+                            max_kernels=args.max_kernels, cull_idle_s=args.cull_idle)
+    except ValueError as e:
+        parser.error(str(e))
     print(f"Dashboard · 课堂演示: open {url(args.port, token)}", flush=True)
+    limit = f"at most {args.max_kernels} kernels" if args.max_kernels else "no kernel limit"
+    print(f"({limit}, {0 if args.no_preheat else args.pool_size} pre-heated; "
+          f"kernels without a page stop after {args.cull_idle} s idle)", flush=True)
     print("(Voilà's log below masks the token; Ctrl+C stops the server)", flush=True)
     process = subprocess.Popen(cmd, cwd=ROOT)
     try:
