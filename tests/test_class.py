@@ -1,0 +1,157 @@
+"""A class on one server: `make present`'s limits, the "class is full" page, and culling that spares live pages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import present  # noqa: E402
+
+
+def _settings(cmd: list[str]) -> dict[str, str]:
+    return dict(arg[2:].split("=", 1) for arg in cmd if arg.startswith("--") and "=" in arg)
+
+
+def test_make_present_sets_a_kernel_limit_and_culling_on_purpose():
+    settings = _settings(present.voila_command(8866, "t0ken"))
+    assert settings["VoilaConfiguration.multi_kernel_manager_class"] == "voila_class.ClassKernelManager"
+    assert settings["VoilaConfiguration.template"] == "fusion-edu"  # lab + the "class is full" page
+    assert int(settings["ClassKernelManager.max_kernels"]) == present.MAX_KERNELS > 1
+    assert int(settings["MappingKernelManager.cull_idle_timeout"]) == present.CULL_IDLE_S > 0
+    assert settings["MappingKernelManager.cull_connected"] == "False"  # a student's open page is never culled
+    assert 0 < int(settings["MappingKernelManager.cull_interval"]) < present.CULL_IDLE_S
+
+
+def test_limits_can_be_set_per_run_and_the_pool_must_fit_under_the_limit():
+    settings = _settings(present.voila_command(8866, "t", max_kernels=3, cull_idle_s=40))
+    assert settings["ClassKernelManager.max_kernels"] == "3"
+    assert settings["MappingKernelManager.cull_idle_timeout"] == "40"
+    assert settings["MappingKernelManager.cull_interval"] == "10"
+    with pytest.raises(ValueError, match=r"pool must fit under the kernel limit; got pool_size=5, max_kernels=4"):
+        present.voila_command(8866, "t", pool_size=5, max_kernels=4)
+    present.voila_command(8866, "t", pool_size=5, max_kernels=0)  # 0: no limit
+
+
+def test_make_present_refuses_a_pool_larger_than_the_limit_with_a_message(capsys):
+    with pytest.raises(SystemExit):
+        present.main(["--pool-size", "30", "--max-kernels", "24"])
+    assert "pool must fit under the kernel limit" in capsys.readouterr().err
+
+
+def test_the_full_page_speaks_both_languages_and_retries():
+    page = (ROOT / "tools" / "voila_share" / "voila" / "templates" / "fusion-edu" / "503.html").read_text("utf-8")
+    assert "课堂已满" in page and "The class is full" in page
+    assert 'http-equiv="refresh"' in page and "<script" not in page  # works however busy the server is
+
+
+# --------------------------------------------------------------------------- the kernel manager, without a server
+
+class _Kernel:
+    def __init__(self, last_activity: datetime):
+        self.last_activity = last_activity
+
+
+def _manager(**kwargs):
+    pytest.importorskip("voila", reason="voila is not installed (make present needs it)")
+    import voila_class
+
+    return voila_class, voila_class.ClassKernelManager(**kwargs)
+
+
+def test_a_start_over_the_limit_is_refused_before_any_kernel_starts():
+    voila_class, km = _manager(max_kernels=2)
+    km._kernels.update({"a": object(), "b": object()})
+    with pytest.raises(voila_class.ClassFullError) as info:
+        asyncio.run(km.start_kernel(kernel_name="python3"))
+    assert info.value.status_code == 503 and (info.value.running, info.value.limit) == (2, 2)
+    assert set(km.list_kernel_ids()) == {"a", "b"}
+
+
+def test_kernels_still_starting_count_against_the_limit():
+    voila_class, km = _manager(max_kernels=2)
+    km._kernels["a"] = object()
+    km._starting.add("b")
+    assert km.in_use() == 2
+    with pytest.raises(voila_class.ClassFullError):
+        asyncio.run(km.start_kernel(kernel_name="python3"))
+
+
+def test_pooled_kernels_look_active_to_the_culler_so_a_visitor_gets_the_full_idle_time():
+    _, km = _manager(cull_idle_timeout=60)
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    km._kernels.update({"pooled": _Kernel(long_ago), "visitor": _Kernel(long_ago)})
+
+    async def run():
+        done = asyncio.get_running_loop().create_future()
+        done.set_result({"kernel_id": "pooled"})
+        km._pools = {"dashboard.ipynb": [done]}
+        culled = []
+
+        async def cull_kernel_if_idle(kernel_id):  # record instead of shutting down
+            kernel = km._kernels[kernel_id]
+            if datetime.now(timezone.utc) - kernel.last_activity > timedelta(seconds=km.cull_idle_timeout):
+                culled.append(kernel_id)
+
+        km.cull_kernel_if_idle = cull_kernel_if_idle
+        await km.cull_kernels()
+        return culled
+
+    assert asyncio.run(run()) == ["visitor"]
+    assert datetime.now(timezone.utc) - km._kernels["pooled"].last_activity < timedelta(seconds=5)
+
+
+# --------------------------------------------------------------------------- the server
+
+def _get(server: present.PresentServer, path: str, data: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(server.base + path, data=data, method="GET" if data is None else "POST")
+    try:
+        with urllib.request.urlopen(request, timeout=180) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{what} within {timeout:.0f} s")
+
+
+def test_the_visitor_over_the_limit_gets_the_class_full_page_and_a_freed_place_is_preheated_again():
+    pytest.importorskip("voila", reason="voila is not installed (make present needs it)")
+    with present.PresentServer(preheat=True, pool_size=1, max_kernels=1) as server:
+        _wait_for(lambda: "Kernel pool of dashboard.ipynb is filled" in server.log.read_text(errors="replace"),
+                  120, "the pre-heated kernel was not ready")
+        status, first = _get(server, f"/?token={server.token}")  # takes the pre-heated kernel
+        assert status == 200 and "fusion_edu.present" not in first  # code-free
+        kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', first).group(1)
+
+        for _ in range(2):  # the refused refill of the pool, then a plain start: both say "full"
+            status, full = _get(server, f"/?token={server.token}")
+            assert status == 503
+            assert "课堂已满，请稍后再试" in full and "The class is full: please try again" in full
+            assert "最多运行 1 个" in full and "at most 1 dashboard sessions" in full
+            assert "Traceback" not in full and "voila-error" not in full  # not the generic error page
+        assert len(server.kernels()) == 1  # no kernel started for the refused visitors
+
+        # The first visitor closes the tab (Voilà's page posts this); the place is pre-heated for the next one.
+        status, _ = _get(server, f"/voila/api/shutdown/{kernel_id}?token={server.token}", data=b"")
+        assert status == 204
+        _wait_for(lambda: server.log.read_text(errors="replace").count("Kernel started") >= 2, 60,
+                  "the freed place was not pre-heated again")
+        status, again = _get(server, f"/?token={server.token}")
+        assert status == 200 and re.search(r'"kernelId": "([0-9a-f-]{36})"', again).group(1) != kernel_id
