@@ -132,6 +132,36 @@ def wait_for_pool(server: present.PresentServer, pool: int, timeout: float) -> f
     raise TimeoutError(f"the pool of {pool} pre-heated kernels was not ready within {timeout:.0f} s")
 
 
+def cpu_seconds(server: present.PresentServer) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of every process of this test, by pid: ('voila' | 'kernels' | 'browser', seconds).
+
+    A kernel's figure includes the finished children it waited for (Graphviz's `dot` for the graph tab).
+    """
+    import psutil
+
+    out = {}
+    kernel_pids = {p.pid for p in server.kernels()}
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            if proc.pid == server.process.pid:
+                out[proc.pid] = ("voila", t.user + t.system)
+            elif proc.pid in kernel_pids:
+                out[proc.pid] = ("kernels", t.user + t.system + t.children_user + t.children_system)
+            elif proc.ppid() in kernel_pids:
+                continue  # a running `dot`: its parent counts it once it ends
+            else:
+                out[proc.pid] = ("browser", t.user + t.system)  # Playwright's driver and Chromium
+    return out
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    used = {"voila": 0.0, "kernels": 0.0, "browser": 0.0}
+    for pid, (group, seconds) in after.items():
+        used[group] += seconds - before.get(pid, (group, 0.0))[1]
+    return used
+
+
 def kernels_alive(server: present.PresentServer, kernel_ids: list[str]) -> list[str]:
     """Those of `kernel_ids` whose kernel process still runs (its connection file names the id)."""
     running = " ".join(k["cmd"] for k in kernel_memory(server).values())
@@ -196,6 +226,7 @@ async def run_class(server: present.PresentServer, args: argparse.Namespace, mem
         browser = await p.chromium.launch(executable_path=lab.CHROMIUM, args=lab.CHROMIUM_FLAGS, headless=True)
         try:
             load_before = os.getloadavg()[0]
+            cpu_before = cpu_seconds(server)
             start = time.monotonic()
             spacing = args.arrival / max(1, args.sessions - 1)
             tasks = [asyncio.create_task(student(browser, server.url, s, spacing * s.index, done, everyone,
@@ -203,6 +234,7 @@ async def run_class(server: present.PresentServer, args: argparse.Namespace, mem
                      for s, done in zip(sessions, dones)]
             await asyncio.gather(*(d.wait() for d in dones))
             result["class_s"] = time.monotonic() - start
+            result["cpu"] = cpu_used(cpu_before, cpu_seconds(server))
             result["load_during"] = max(load_before, os.getloadavg()[0])
             memory.snapshot = kernel_memory(server)  # every student's kernel is alive here
             everyone.set()
@@ -283,6 +315,7 @@ def row(args: argparse.Namespace, result: dict, memory: Memory, pool_s: float | 
         "presses": str(len(slider)),
         "kernel_mb": f"{statistics.median(rss) / 2**20:.0f}" if rss else "-",
         "total_gb": f"{sum(rss) / 2**30:.1f} / {sum(pss) / 2**30:.1f} ({len(rss)})" if rss else "-",
+        "cpu": "{voila:.0f} / {kernels:.0f} / {browser:.0f}".format(**result["cpu"]),
         "failures": f"{len(failures)}" + (f": {'; '.join(sorted(set(failures)))}" if failures else ""),
         "goal": "met" if ok else "MISSED",
     }
@@ -291,7 +324,8 @@ def row(args: argparse.Namespace, result: dict, memory: Memory, pool_s: float | 
 COLUMNS = [("key", "configuration"), ("date", "date"), ("load", "load avg before / during"),
            ("pool_s", "pool ready s"), ("first", "first page p50 / p95 / max s"),
            ("slider", "slider p50 / p95 / max ms"), ("presses", "presses"), ("kernel_mb", "kernel RSS MB (median)"),
-           ("total_gb", "all kernels RSS / PSS GB (kernels)"), ("failures", "failures"),
+           ("total_gb", "all kernels RSS / PSS GB (kernels)"), ("cpu", "CPU s: Voilà / kernels / browser"),
+           ("failures", "failures"),
            ("goal", f"goal (p95 < {GOAL_FIRST_PAGE_S:g} s, < {GOAL_SLIDER_MS:g} ms, 0 failed)")]
 
 
@@ -315,6 +349,9 @@ def section(rows: list[str], close_note: str) -> str:
              f"waits for the first trace table, then presses an arrow key on the H slider {PRESSES} times. "
              "`first page`: page request → first trace table. `slider`: key press → changed table, in the page. "
              "Memory: the kernels while every student is connected; PSS counts pages that kernels share once. "
+             "`CPU s`: CPU time used while the class arrived and dragged, by the server (Voilà's process), by its "
+             "kernels (with Graphviz for the graph tab) and by the browser simulating the students (Playwright "
+             "and Chromium; in a real class each student's own computer does that part). "
              "`load avg`: the machine's 1-minute load average before the server started (other work on this "
              "machine) and its highest reading during the class.", "", head, rule, *rows, "", close_note, END]
     return "\n".join(lines) + "\n"
@@ -341,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, help="pre-heated kernels, ready before the class (default: --sessions)")
     parser.add_argument("--max-kernels", type=int, default=present.MAX_KERNELS, help="the server's kernel limit")
     parser.add_argument("--arrival", type=float, default=0.0, help="seconds over which the students arrive")
-    parser.add_argument("--cull-idle", type=int, default=20,
+    parser.add_argument("--cull-idle", type=int, default=90,
                         help="the server's idle time before an abandoned page's kernel is culled (s)")
     parser.add_argument("--page-timeout", type=float, default=180.0, help="a student gives up after this (s)")
     parser.add_argument("--timeout", type=float, default=900.0, help="hard limit for the whole test (s)")
