@@ -155,3 +155,64 @@ def test_the_visitor_over_the_limit_gets_the_class_full_page_and_a_freed_place_i
                   "the freed place was not pre-heated again")
         status, again = _get(server, f"/?token={server.token}")
         assert status == 200 and re.search(r'"kernelId": "([0-9a-f-]{36})"', again).group(1) != kernel_id
+
+
+# --------------------------------------------------------------------------- beyond one machine: repo2docker's files
+
+def _apt_packages() -> list[str]:
+    """apt.txt read as repo2docker reads it: one package a line, `#` starts a comment."""
+    lines = (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()
+    return [name for name in (line.partition("#")[0].strip() for line in lines) if name]
+
+
+def test_apt_txt_brings_graphviz_and_a_cjk_font_as_ci_does():
+    packages = _apt_packages()
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", p) for p in packages), packages  # repo2docker refuses others
+    assert {"graphviz", "fonts-noto-cjk"} <= set(packages)
+    ci = set(re.findall(r"need_apt\+=\(([a-z0-9.+-]+)\)", (ROOT / ".ci" / "run").read_text(encoding="utf-8")))
+    assert ci and ci - {"chromium"} <= set(packages), "CI installs a runtime package the image would lack"
+
+
+def test_repo2docker_reads_the_root_files_and_installs_the_lock_with_the_repository_present():
+    for other in ("binder", ".binder", "Dockerfile", "runtime.txt", "requirements.txt", "Pipfile"):
+        assert not (ROOT / other).exists(), f"{other} would make repo2docker ignore or override environment.yml"
+    text = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    pip = [line.strip()[2:].strip() for line in text.split("- pip:", 1)[1].splitlines() if line.strip().startswith("-")]
+    # `-e .` is a local requirement: repo2docker then copies the repository before installing the environment,
+    # so `-r requirements.lock` is there to be read.
+    assert "-e ." in pip and "-r requirements.lock" in pip
+    deps = (ROOT / "pyproject.toml").read_text(encoding="utf-8").split("dependencies = [", 1)[1].split("]", 1)[0]
+    assert re.search(r'"voila[<>=]', deps), "the dashboard's server must be a runtime dependency to reach the image"
+    assert re.search(r"^voila==", (ROOT / "requirements.lock").read_text(encoding="utf-8"), re.M)
+
+
+def test_postbuild_is_executable_and_fetches_nothing_beyond_the_package_index():
+    import os
+    import subprocess
+
+    post = ROOT / "postBuild"
+    text = post.read_text(encoding="utf-8")
+    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
+    mode = subprocess.run(["git", "ls-files", "-s", "postBuild"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert mode.startswith("100755") or os.access(post, os.X_OK)
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    for fetch in ("curl", "wget", "git ", "npm", "http://", "https://", "make font", "apt-get", "conda ", "mamba"):
+        assert fetch not in code, f"postBuild fetches with {fetch!r}; packages belong in apt.txt or the lock"
+    assert all("--no-deps" in line for line in code.splitlines() if "pip install" in line)
+
+
+def test_postbuild_runs_without_a_network_and_builds_the_font_cache(tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"]).returncode != 0:
+        pytest.skip("no network namespace here (unshare -rn)")
+    env = dict(os.environ, HOME=str(tmp_path), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               MPLBACKEND="Agg")
+    for name in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        env.pop(name, None)
+    done = subprocess.run(["unshare", "-rn", "bash", "postBuild"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert list((tmp_path / ".cache" / "matplotlib").glob("fontlist-*.json")), "no matplotlib font cache was built"
