@@ -133,28 +133,33 @@ def _wait_for(condition, timeout: float, what: str) -> None:
 
 def test_the_visitor_over_the_limit_gets_the_class_full_page_and_a_freed_place_is_preheated_again():
     pytest.importorskip("voila", reason="voila is not installed (make present needs it)")
-    with present.PresentServer(preheat=True, pool_size=1, max_kernels=1) as server:
-        _wait_for(lambda: "Kernel pool of dashboard.ipynb is filled" in server.log.read_text(errors="replace"),
-                  120, "the pre-heated kernel was not ready")
-        status, first = _get(server, f"/?token={server.token}")  # takes the pre-heated kernel
-        assert status == 200 and "fusion_edu.present" not in first  # code-free
-        kernel_id = re.search(r'"kernelId": "([0-9a-f-]{36})"', first).group(1)
 
-        for _ in range(2):  # the refused refill of the pool, then a plain start: both say "full"
+    def log() -> str:
+        return server.log.read_text(errors="replace")
+
+    def kernel_id(page: str) -> str:
+        return re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
+
+    with present.PresentServer(preheat=True, pool_size=1, max_kernels=1) as server:
+        _wait_for(lambda: "Kernel pool of dashboard.ipynb is filled" in log(), 120, "the pre-heated kernel was not ready")
+        status, first = _get(server, f"/?token={server.token}")  # takes the pre-heated kernel
+        assert status == 200
+        _wait_for(lambda: "the pre-heated pool is not refilled" in log(), 60, "the refill was not refused")
+
+        # The first visitor closes the tab (Voilà's page posts this), with the refused refill just behind it.
+        status, _ = _get(server, f"/voila/api/shutdown/{kernel_id(first)}?token={server.token}", data=b"")
+        assert status == 204
+        _wait_for(lambda: log().count("Kernel started") >= 2, 60, "the freed place was not pre-heated again")
+        status, second = _get(server, f"/?token={server.token}")
+        assert status == 200 and kernel_id(second) != kernel_id(first)
+
+        for _ in range(2):  # the pool is not refilled (the class is full), and no kernel of one's own either
             status, full = _get(server, f"/?token={server.token}")
             assert status == 503
             assert "课堂已满，请稍后再试" in full and "The class is full: please try again" in full
             assert "最多运行 1 个" in full and "at most 1 dashboard sessions" in full
             assert "Traceback" not in full and "voila-error" not in full  # not the generic error page
         assert len(server.kernels()) == 1  # no kernel started for the refused visitors
-
-        # The first visitor closes the tab (Voilà's page posts this); the place is pre-heated for the next one.
-        status, _ = _get(server, f"/voila/api/shutdown/{kernel_id}?token={server.token}", data=b"")
-        assert status == 204
-        _wait_for(lambda: server.log.read_text(errors="replace").count("Kernel started") >= 2, 60,
-                  "the freed place was not pre-heated again")
-        status, again = _get(server, f"/?token={server.token}")
-        assert status == 200 and re.search(r'"kernelId": "([0-9a-f-]{36})"', again).group(1) != kernel_id
 
 
 # --------------------------------------------------------------------------- beyond one machine: repo2docker's files

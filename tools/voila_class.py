@@ -18,6 +18,7 @@ This runs in the server process only: it imports no torch and nothing of fusion_
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
@@ -53,9 +54,10 @@ class ClassKernelManager(AsyncMappingKernelManager):
     """jupyter_server's kernel manager with a cap on the number of kernels.
 
     Voilà builds its pre-heating manager on top of this class, so every start passes here: a visitor's kernel
-    and a refill of the pre-heated pool alike. A refused refill leaves a failed entry in Voilà's pool; the next
-    visitor who draws it gets the full page too, which is right, since the server is full. When a kernel stops
-    (closed page, culled), the pool is topped up again, so a freed place is pre-heated for the next visitor.
+    and a refill of the pre-heated pool alike. A refused refill takes itself out of Voilà's pool before it fails:
+    Voilà reads every pool entry's result when it stops any kernel, and a failed entry would fail that stop.
+    With the pool empty, the next visitor asks for a kernel of their own and gets the full page. When a kernel
+    stops (closed page, culled), the pool is topped up again, so a freed place is pre-heated for the next visitor.
 
     Culling: Voilà never culls a kernel while it waits in the pool, but its last activity is the moment it
     rendered. Handed to a visitor after a long wait, it looked idle for that long, and a cull between the page
@@ -81,8 +83,9 @@ class ClassKernelManager(AsyncMappingKernelManager):
             return await super().start_kernel(kernel_id=kernel_id, **kwargs)
         in_use = self.in_use()
         if 0 < self.max_kernels <= in_use:
-            self.log.warning("Class is full: %d of %d kernels in use; the visitor gets the 'class is full' page.",
-                             in_use, self.max_kernels)
+            refill = self._leave_pool(asyncio.current_task())
+            self.log.warning("Class is full: %d of %d kernels in use; %s.", in_use, self.max_kernels,
+                             "the pre-heated pool is not refilled" if refill else "the visitor gets the full page")
             raise ClassFullError(in_use, self.max_kernels)
         kernel_id = kernel_id or str(uuid.uuid4())
         self._starting.add(kernel_id)
@@ -115,6 +118,15 @@ class ClassKernelManager(AsyncMappingKernelManager):
                 if task.done() and not task.cancelled() and task.exception() is None:
                     ids.add(task.result()["kernel_id"])
         return ids
+
+    def _leave_pool(self, task: asyncio.Task | None) -> bool:
+        """Takes `task` (a refill) out of Voilà's pools; its failure is then nobody's business. False: not a refill."""
+        for pool in getattr(self, "_pools", {}).values():
+            if task is not None and task in pool:
+                pool.remove(task)
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no asyncio warning
+                return True
+        return False
 
     def _top_up_pools(self) -> None:
         """Drops refused entries from Voilà's pre-heated pools and refills them (Voilà 0.5's pool, when pre-heating)."""
