@@ -1,6 +1,7 @@
 """`make load`: a class of N students opens the classroom dashboard at once, from one server on 127.0.0.1.
 
-    python benchmarks/load_test.py [--sessions 20] [--pool N] [--max-kernels 24] [--arrival 0] [--timeout 900]
+    python benchmarks/load_test.py [--sessions 20] [--pool N] [--max-kernels 24] [--refill-delay 60] [--arrival 0]
+                                   [--timeout 900]
 
 The server is `make present`'s (tools/present.py: its settings, limits and culling), started with `--pool`
 pre-heated kernels, as a teacher would start it before class; the students arrive once the pool is ready.
@@ -306,7 +307,8 @@ def row(args: argparse.Namespace, result: dict, memory: Memory, pool_s: float | 
     ok = (not failures and len(first) == len(sessions) and pct(first, 0.95) < GOAL_FIRST_PAGE_S
           and pct(slider, 0.95) < GOAL_SLIDER_MS)
     return {
-        "key": f"{args.sessions} sessions, {args.pool} pre-heated, max {args.max_kernels}, arrivals {args.arrival:g} s",
+        "key": f"{args.sessions} sessions, {args.pool} pre-heated, max {args.max_kernels}, "
+               f"refill after {args.refill_delay:g} s, arrivals {args.arrival:g} s",
         "date": datetime.date.today().isoformat(),
         "load": f"{load_before:.1f} / {result['load_during']:.1f}",
         "pool_s": "-" if pool_s is None else f"{pool_s:.0f}",
@@ -353,7 +355,9 @@ def section(rows: list[str], close_note: str) -> str:
              "kernels (with Graphviz for the graph tab) and by the browser simulating the students (Playwright "
              "and Chromium; in a real class each student's own computer does that part). "
              "`load avg`: the machine's 1-minute load average before the server started (other work on this "
-             "machine) and its highest reading during the class.", "", head, rule, *rows, "", close_note, END]
+             "machine) and its highest reading during the class. `refill after`: how long the server waits before "
+             "it replaces a pre-heated kernel that a student took (a kernel start, about 3 CPU s).", "",
+             head, rule, *rows, "", close_note, END]
     return "\n".join(lines) + "\n"
 
 
@@ -378,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, help="pre-heated kernels, ready before the class (default: --sessions)")
     parser.add_argument("--max-kernels", type=int, default=present.MAX_KERNELS, help="the server's kernel limit")
     parser.add_argument("--arrival", type=float, default=0.0, help="seconds over which the students arrive")
+    parser.add_argument("--refill-delay", type=float, default=present.REFILL_DELAY_S,
+                        help="seconds before the server replaces a pre-heated kernel a student took")
     parser.add_argument("--cull-idle", type=int, default=90,
                         help="the server's idle time before an abandoned page's kernel is culled (s)")
     parser.add_argument("--page-timeout", type=float, default=180.0, help="a student gives up after this (s)")
@@ -396,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     memory, stop = Memory(), threading.Event()
     server = present.PresentServer(preheat=args.pool > 0, pool_size=max(args.pool, 1), max_kernels=args.max_kernels,
-                                   cull_idle_s=args.cull_idle)
+                                   cull_idle_s=args.cull_idle, refill_delay_s=args.refill_delay)
     servers.append(server)
     pids: list[int] = []
     try:

@@ -31,11 +31,12 @@ def test_make_present_sets_a_kernel_limit_and_culling_on_purpose():
     assert int(settings["MappingKernelManager.cull_idle_timeout"]) == present.CULL_IDLE_S > 0
     assert settings["MappingKernelManager.cull_connected"] == "False"  # a student's open page is never culled
     assert 0 < int(settings["MappingKernelManager.cull_interval"]) < present.CULL_IDLE_S
+    assert float(settings["VoilaKernelManager.fill_delay"]) == present.REFILL_DELAY_S >= 10  # not in the rush
 
 
 def test_limits_can_be_set_per_run_and_the_pool_must_fit_under_the_limit():
-    settings = _settings(present.voila_command(8866, "t", max_kernels=3, cull_idle_s=40))
-    assert settings["ClassKernelManager.max_kernels"] == "3"
+    settings = _settings(present.voila_command(8866, "t", max_kernels=3, cull_idle_s=40, refill_delay_s=1))
+    assert settings["ClassKernelManager.max_kernels"] == "3" and settings["VoilaKernelManager.fill_delay"] == "1"
     assert settings["MappingKernelManager.cull_idle_timeout"] == "40"
     assert settings["MappingKernelManager.cull_interval"] == "10"
     with pytest.raises(ValueError, match=r"pool must fit under the kernel limit; got pool_size=5, max_kernels=4"):

@@ -16,6 +16,8 @@ Limits for a whole class (issue 15), set on purpose:
 * at most `MAX_KERNELS` kernels at once, pre-heated ones included: each holds about 0.35 GB, and the
   visitor after the last place gets a "class is full, try again" page (HTTP 503, in zh and en) from
   tools/voila_class.py, never a broken page;
+* a pre-heated kernel that a visitor took is replaced `REFILL_DELAY_S` later, not at once, so the
+  replacements do not compete with a class that is still arriving;
 * a kernel whose page is gone (closed without saying so, or its connection lost) is culled after
   `CULL_IDLE_S` seconds idle. A page that closes normally stops its kernel at once (Voilà does that), and
   a kernel with an open page is never culled: a student's dashboard never dies under them.
@@ -46,6 +48,8 @@ MAX_KERNELS = 24
 """The most kernels `make present` runs at once (see benchmarks/RESULTS.md, "A class on one server")."""
 CULL_IDLE_S = 600
 """Seconds a kernel without a page may stay idle before it is culled."""
+REFILL_DELAY_S = 60
+"""Seconds before Voilà replaces a pre-heated kernel that a visitor took (Voilà's default: 1 s)."""
 
 # Voilà's settings, one per line. Keep every server option here.
 SETTINGS = {
@@ -59,6 +63,9 @@ SETTINGS = {
     "VoilaConfiguration.multi_kernel_manager_class": "voila_class.ClassKernelManager",
     "Voila.identity_provider_class": "voila_class.ClassIdentityProvider",  # a closed page stops its kernel at once
     "ClassKernelManager.max_kernels": str(MAX_KERNELS),
+    # Replacing a taken pre-heated kernel costs a kernel start (~3 CPU s); a minute later it no longer competes
+    # with the students who are still arriving (make load: at 1 s, refills doubled the kernels' CPU in the rush).
+    "VoilaKernelManager.fill_delay": str(REFILL_DELAY_S),
     "MappingKernelManager.cull_idle_timeout": str(CULL_IDLE_S),
     "MappingKernelManager.cull_interval": "60",
     "MappingKernelManager.cull_connected": "False",  # an open page keeps its kernel
@@ -72,12 +79,14 @@ def free_port() -> int:
 
 
 def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int = 1, notebook: Path = NOTEBOOK,
-                  max_kernels: int | None = None, cull_idle_s: int | None = None) -> list[str]:
+                  max_kernels: int | None = None, cull_idle_s: int | None = None,
+                  refill_delay_s: float | None = None) -> list[str]:
     """The command line that serves `notebook` with every setting of `SETTINGS`, the port and the token.
 
     Args:
         max_kernels: Overrides `MAX_KERNELS` (0: no limit). It must leave room for the pre-heated pool.
         cull_idle_s: Overrides `CULL_IDLE_S`; the culler then looks every quarter of it (at most every 60 s).
+        refill_delay_s: Overrides `REFILL_DELAY_S`.
     """
     settings = dict(SETTINGS)
     if max_kernels is not None:
@@ -85,6 +94,8 @@ def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int
     if cull_idle_s is not None:
         settings["MappingKernelManager.cull_idle_timeout"] = str(cull_idle_s)
         settings["MappingKernelManager.cull_interval"] = str(max(1, min(60, cull_idle_s // 4)))
+    if refill_delay_s is not None:
+        settings["VoilaKernelManager.fill_delay"] = f"{refill_delay_s:g}"
     limit = int(settings["ClassKernelManager.max_kernels"])
     if preheat and 0 < limit < pool_size:
         raise ValueError(f"present: the pre-heated pool must fit under the kernel limit; got pool_size={pool_size}, "
@@ -109,11 +120,12 @@ class PresentServer:
     """
 
     def __init__(self, *, port: int | None = None, preheat: bool = True, pool_size: int = 1,
-                 env: dict[str, str] | None = None, max_kernels: int | None = None, cull_idle_s: int | None = None):
+                 env: dict[str, str] | None = None, max_kernels: int | None = None, cull_idle_s: int | None = None,
+                 refill_delay_s: float | None = None):
         self.port = port or free_port()
         self.token = secrets.token_hex(16)
         self.cmd = voila_command(self.port, self.token, preheat=preheat, pool_size=pool_size, max_kernels=max_kernels,
-                                 cull_idle_s=cull_idle_s)
+                                 cull_idle_s=cull_idle_s, refill_delay_s=refill_delay_s)
         self.home = Path(tempfile.mkdtemp(prefix="fusion-edu-present-"))
         self.log = self.home / "voila.log"
         self.env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
