@@ -50,6 +50,28 @@ def test_make_present_refuses_a_pool_larger_than_the_limit_with_a_message(capsys
     assert "pool must fit under the kernel limit" in capsys.readouterr().err
 
 
+def test_make_present_stays_on_this_machine_unless_told_and_then_says_so(capsys, monkeypatch):
+    import subprocess
+
+    assert _settings(present.voila_command(8866, "t"))["Voila.ip"] == "127.0.0.1"
+    assert _settings(present.voila_command(8866, "t", ip="0.0.0.0"))["Voila.ip"] == "0.0.0.0"
+
+    class Fake:
+        def __init__(self, cmd, **kwargs):
+            self.cmd = cmd
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Fake)
+    assert present.main(["--port", "9124"]) == 0
+    assert "plain HTTP" not in capsys.readouterr().out
+    assert present.main(["--port", "9124", "--ip", "0.0.0.0"]) == 0
+    out = capsys.readouterr().out
+    assert "trusted classroom network only" in out and "可信的课堂网络" in out
+    assert re.search(r"open http://(?!127\.0\.0\.1|0\.0\.0\.0)[^:/]+:9124/\?token=[0-9a-f]{48}", out)
+
+
 def test_the_full_page_speaks_both_languages_and_retries():
     page = (ROOT / "tools" / "voila_share" / "voila" / "templates" / "fusion-edu" / "503.html").read_text("utf-8")
     assert "课堂已满" in page and "The class is full" in page

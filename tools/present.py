@@ -80,13 +80,14 @@ def free_port() -> int:
 
 def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int = 1, notebook: Path = NOTEBOOK,
                   max_kernels: int | None = None, cull_idle_s: int | None = None,
-                  refill_delay_s: float | None = None) -> list[str]:
+                  refill_delay_s: float | None = None, ip: str | None = None) -> list[str]:
     """The command line that serves `notebook` with every setting of `SETTINGS`, the port and the token.
 
     Args:
         max_kernels: Overrides `MAX_KERNELS` (0: no limit). It must leave room for the pre-heated pool.
         cull_idle_s: Overrides `CULL_IDLE_S`; the culler then looks every quarter of it (at most every 60 s).
         refill_delay_s: Overrides `REFILL_DELAY_S`.
+        ip: Overrides the address Voilà listens on (127.0.0.1: this machine only).
     """
     settings = dict(SETTINGS)
     if max_kernels is not None:
@@ -96,6 +97,8 @@ def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int
         settings["MappingKernelManager.cull_interval"] = str(max(1, min(60, cull_idle_s // 4)))
     if refill_delay_s is not None:
         settings["VoilaKernelManager.fill_delay"] = f"{refill_delay_s:g}"
+    if ip is not None:
+        settings["Voila.ip"] = ip
     limit = int(settings["ClassKernelManager.max_kernels"])
     if preheat and 0 < limit < pool_size:
         raise ValueError(f"present: the pre-heated pool must fit under the kernel limit; got pool_size={pool_size}, "
@@ -107,8 +110,10 @@ def voila_command(port: int, token: str, *, preheat: bool = True, pool_size: int
     return cmd
 
 
-def url(port: int, token: str) -> str:
-    return f"http://127.0.0.1:{port}/?token={token}"
+def url(port: int, token: str, ip: str = "127.0.0.1") -> str:
+    """The dashboard's full URL; a server on every address (0.0.0.0) is named by this machine's host name."""
+    host = socket.getfqdn() if ip in ("0.0.0.0", "::", "") else ip
+    return f"http://{host}:{port}/?token={token}"
 
 
 class PresentServer:
@@ -226,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-kernels", type=int, default=MAX_KERNELS,
                         help="most kernels at once, pre-heated ones included; the next visitor gets a "
                              "'class is full' page (0: no limit)")
+    parser.add_argument("--ip", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 lets students' computers in (a trusted network only)")
     parser.add_argument("--cull-idle", type=int, default=CULL_IDLE_S,
                         help="seconds before a kernel whose page is gone is stopped (0: never)")
     parser.add_argument("--screenshot", type=Path, help="save the dashboard at 1280x720 to this PNG and stop")
@@ -236,10 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     token = secrets.token_hex(24)
     try:
         cmd = voila_command(args.port, token, preheat=not args.no_preheat, pool_size=args.pool_size,
-                            max_kernels=args.max_kernels, cull_idle_s=args.cull_idle)
+                            max_kernels=args.max_kernels, cull_idle_s=args.cull_idle, ip=args.ip)
     except ValueError as e:
         parser.error(str(e))
-    print(f"Dashboard · 课堂演示: open {url(args.port, token)}", flush=True)
+    print(f"Dashboard · 课堂演示: open {url(args.port, token, args.ip)}", flush=True)
+    if args.ip not in ("127.0.0.1", "localhost", "::1"):
+        print("注意：服务器对网络开放，只在可信的课堂网络里这样用；网址和 token 以明文 HTTP 传输。\n"
+              "Note: the server is open to the network; use this on a trusted classroom network only "
+              "(the URL and its token travel as plain HTTP).", flush=True)
     limit = f"at most {args.max_kernels} kernels" if args.max_kernels else "no kernel limit"
     print(f"({limit}, {0 if args.no_preheat else args.pool_size} pre-heated; "
           f"kernels without a page stop after {args.cull_idle} s idle)", flush=True)
