@@ -14,11 +14,14 @@ may be left.
 
 Measured: time to first page (request until the first trace table shows: p50, p95, max), slider latency
 under load (key press until the table changed, in the page: p50, p95, max), the kernels' memory (RSS per
-kernel; RSS and PSS of all kernels together; PSS counts shared pages once), failures, and the machine's
-load average before the run (other work on this machine) and during it. Browser and server share the
-machine's cores, so the numbers include the browser's own work for N pages.
+kernel; RSS and PSS of all kernels together; PSS counts shared pages once), failures, the CPU seconds
+that Voilà, its kernels and the browser used while the class arrived, and the machine's load average before
+the run (other work on this machine) and during it. Browser and server share the machine's cores, so the
+times include the browser's own work for N pages, which a real class does on N computers.
 
-A watchdog ends the whole test after `--timeout` seconds, whatever state it is in. The run's row goes into
+A watchdog ends the whole test after `--timeout` seconds, whatever state it is in. The exit status is 0 when
+every student got the dashboard and every kernel stopped (the times, against their goals, are in the table),
+3 when a session failed or a kernel was left running, 4 when the hard timeout ended it. The run's row goes into
 benchmarks/RESULTS.md between the `load` markers; rows of other configurations stay, so a baseline and a
 tuned run sit side by side.
 """
@@ -287,7 +290,7 @@ def watchdog(seconds: float, server_ref: list) -> threading.Timer:
                 for k in server.kernels():
                     k.kill()
                 server.process.kill()
-        os._exit(3)
+        os._exit(4)
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
@@ -452,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"session {s.index}: {s.failure}")
     write(text, path)
     print(f"wrote {path}")
-    return 0 if this["goal"] == "met" and not close["left"] and not left_after_stop else 2
+    # Times depend on the machine and go into the table; a failed session or a kernel left running fails the run.
+    broken = any(s.failure for s in result["sessions"]) or close["left"] or left_after_stop
+    return 3 if broken else 0
 
 
 if __name__ == "__main__":

@@ -110,10 +110,14 @@ def test_kernels_still_starting_count_against_the_limit():
         asyncio.run(km.start_kernel(kernel_name="python3"))
 
 
-def test_pooled_kernels_look_active_to_the_culler_so_a_visitor_gets_the_full_idle_time():
-    _, km = _manager(cull_idle_timeout=60)
-    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
-    km._kernels.update({"pooled": _Kernel(long_ago), "visitor": _Kernel(long_ago)})
+def test_the_culler_spares_pooled_kernels_and_pages_still_loading_but_not_pages_gone():
+    _, km = _manager(cull_idle_timeout=60, page_load_grace=300)
+    now = datetime.now(timezone.utc)
+    long_ago = now - timedelta(hours=1)
+    for name in ("pooled", "loading", "gone", "never"):
+        km._kernels[name] = _Kernel(long_ago)
+    km._connected.add("gone")  # its page was connected once; now it has none
+    km._waiting_since["never"] = long_ago  # out of the pool for an hour, its page never connected
 
     async def run():
         done = asyncio.get_running_loop().create_future()
@@ -121,7 +125,7 @@ def test_pooled_kernels_look_active_to_the_culler_so_a_visitor_gets_the_full_idl
         km._pools = {"dashboard.ipynb": [done]}
         culled = []
 
-        async def cull_kernel_if_idle(kernel_id):  # record instead of shutting down
+        async def cull_kernel_if_idle(kernel_id):  # what jupyter_server decides, recorded instead of done
             kernel = km._kernels[kernel_id]
             if datetime.now(timezone.utc) - kernel.last_activity > timedelta(seconds=km.cull_idle_timeout):
                 culled.append(kernel_id)
@@ -130,7 +134,7 @@ def test_pooled_kernels_look_active_to_the_culler_so_a_visitor_gets_the_full_idl
         await km.cull_kernels()
         return culled
 
-    assert asyncio.run(run()) == ["visitor"]
+    assert sorted(asyncio.run(run())) == ["gone", "never"]
     assert datetime.now(timezone.utc) - km._kernels["pooled"].last_activity < timedelta(seconds=5)
 
 

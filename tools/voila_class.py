@@ -22,7 +22,7 @@ import asyncio
 import os
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +59,26 @@ class ClassKernelManager(AsyncMappingKernelManager):
     With the pool empty, the next visitor asks for a kernel of their own and gets the full page. When a kernel
     stops (closed page, culled), the pool is topped up again, so a freed place is pre-heated for the next visitor.
 
-    Culling: Voilà never culls a kernel while it waits in the pool, but its last activity is the moment it
-    rendered. Handed to a visitor after a long wait, it looked idle for that long, and a cull between the page
-    request and the page's websocket would stop it under the visitor. So each cull pass first marks the
-    pooled kernels active: a kernel handed out gets the full idle timeout from then on.
+    Culling stops a kernel that has no page connected and was idle for ``cull_idle_timeout``. Two kinds of
+    kernel look like that but have a visitor on the way, and each cull pass first marks them active:
+
+    * kernels waiting in Voilà's pool: never culled there, but idle since they rendered. Handed to a visitor
+      after a long wait, one would be stopped before the visitor's page connects;
+    * kernels whose page has not connected yet (a slow page or network), for ``page_load_grace`` seconds
+      after the culler first sees them outside the pool. A page that never connects is culled after that.
     """
 
     max_kernels = Integer(0, config=True, help="The most kernels running at once, pre-heated ones included; "
                                                 "0 means no limit.")
+    page_load_grace = Integer(300, config=True, help="Seconds a visitor's page may take to connect to its kernel "
+                                                     "before the culler may stop that kernel.")
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._starting: set[str] = set()  # reserved ids: starts in flight count against the limit
         self._closing = False
+        self._connected: set[str] = set()  # kernels whose page has connected at least once
+        self._waiting_since: dict[str, datetime] = {}  # kernels out of the pool whose page has not connected yet
 
     def in_use(self) -> int:
         """Kernels running or starting."""
@@ -96,8 +103,11 @@ class ClassKernelManager(AsyncMappingKernelManager):
 
     async def shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False) -> None:
         await super().shutdown_kernel(kernel_id, now=now, restart=restart)
-        if not restart and not self._closing:
-            self._top_up_pools()
+        if not restart:
+            self._connected.discard(kernel_id)
+            self._waiting_since.pop(kernel_id, None)
+            if not self._closing:
+                self._top_up_pools()
 
     async def shutdown_all(self, now: bool = False) -> None:
         self._closing = True
@@ -105,9 +115,16 @@ class ClassKernelManager(AsyncMappingKernelManager):
 
     async def cull_kernels(self) -> None:
         now = datetime.now(timezone.utc)  # jupyter_server's clock: aware UTC
-        for kernel_id in self._pooled():
-            if kernel_id in self:
+        pooled = self._pooled()
+        for kernel_id in self.list_kernel_ids():
+            if self._kernel_connections.get(kernel_id, 0) > 0:
+                self._connected.add(kernel_id)
+            if kernel_id in pooled:
                 self.get_kernel(kernel_id).last_activity = now
+            elif kernel_id not in self._connected:
+                since = self._waiting_since.setdefault(kernel_id, now)
+                if now - since < timedelta(seconds=self.page_load_grace):
+                    self.get_kernel(kernel_id).last_activity = now
         await super().cull_kernels()
 
     def _pooled(self) -> set[str]:
