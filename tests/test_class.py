@@ -116,7 +116,9 @@ def test_the_culler_spares_pooled_kernels_and_pages_still_loading_but_not_pages_
     long_ago = now - timedelta(hours=1)
     for name in ("pooled", "loading", "gone", "never"):
         km._kernels[name] = _Kernel(long_ago)
-    km._connected.add("gone")  # its page was connected once; now it has none
+    km._kernel_connections.update({name: 0 for name in km._kernels})
+    km.notify_connect("gone")  # its page connected once ...
+    km.notify_disconnect("gone")  # ... and went away
     km._waiting_since["never"] = long_ago  # out of the pool for an hour, its page never connected
 
     async def run():

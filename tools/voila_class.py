@@ -113,12 +113,14 @@ class ClassKernelManager(AsyncMappingKernelManager):
         self._closing = True
         await super().shutdown_all(now=now)
 
+    def notify_connect(self, kernel_id: str) -> None:
+        self._connected.add(kernel_id)  # a page reached this kernel: from now on, plain culling applies
+        super().notify_connect(kernel_id)
+
     async def cull_kernels(self) -> None:
         now = datetime.now(timezone.utc)  # jupyter_server's clock: aware UTC
         pooled = self._pooled()
         for kernel_id in self.list_kernel_ids():
-            if self._kernel_connections.get(kernel_id, 0) > 0:
-                self._connected.add(kernel_id)
             if kernel_id in pooled:
                 self.get_kernel(kernel_id).last_activity = now
             elif kernel_id not in self._connected:
