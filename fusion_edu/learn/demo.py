@@ -419,7 +419,7 @@ def run_demo(key: str, seed: int = 0, steps: int | None = None, progress: bool =
             ``"cbam_joint"``).
         seed: Seeds the model, the training batches and the test batch.
         steps: Training steps (default: the demo's own count, which passes its bars).
-        progress: Show a progress bar.
+        progress: Show a progress bar; or a function ``progress(step, steps, desc)`` called after every step.
         threads: Torch CPU threads for this run only (restored afterwards); None leaves the current setting.
             The default 1 is deliberate: these models are tiny, and on a busy 2-core machine two threads
             were 5-20x slower per step than one (threads wait for each other at every small op).
