@@ -273,9 +273,12 @@ def _fill(label: str, dims: dict[str, int]) -> str:
 
 @functools.lru_cache(maxsize=256)
 def short_path(filename: str) -> str:
-    """A file inside the package as ``blocks/safm.py``; any other file unchanged (the trace's ``where``)."""
+    """The trace's ``where``: ``blocks/safm.py`` inside the package, ``cell`` for code typed in a notebook,
+    any other file as it is."""
     if filename.startswith(_PACKAGE_DIR):
         return os.path.relpath(filename, _PACKAGE_DIR).replace(os.sep, "/")
+    if "ipykernel_" in filename or filename.startswith("<ipython-input"):
+        return "cell"
     return filename
 
 
@@ -394,7 +397,8 @@ class Trace:
         if self.compact:
             head = ["#", pick("步骤", "step", lang), pick("形状", "shape", lang)]
         else:
-            head = ["#", *self._columns(lang), "symbolic", "concrete"] + (["where"] if where else [])
+            head = ["#", *self._columns(lang), *(pick(zh, en, lang) for zh, en in _SHAPE_HEADS)]
+            head += [pick(*_WHERE_HEAD, lang)] if where else []
         table: list[list[str] | str] = [head]
         for group in self.groups():
             indent = "  " * group.depth
@@ -461,8 +465,10 @@ class Trace:
             cols = [("#", number), (pick("步骤", "step", lang), "auto"), (pick("形状", "shape", lang), fit(shapes))]
         else:
             text_cols = [(c, "auto") for c in self._columns(lang)]
-            cols = [("#", number), *text_cols, ("symbolic", fit(specs + ["symbolic"])),
-                    ("concrete", fit(concretes + ["concrete"])), ("where", fit([r.line for r in self.rows]))]
+            spec_head, concrete_head = (pick(zh, en, lang) for zh, en in _SHAPE_HEADS)
+            where_head = pick(*_WHERE_HEAD, lang)
+            cols = [("#", number), *text_cols, (spec_head, fit(specs + [spec_head])),
+                    (concrete_head, fit(concretes + [concrete_head])), (where_head, fit([r.line for r in self.rows]))]
         colgroup = "<colgroup>" + "".join(f"<col style='width:{w}'>" for _, w in cols) + "</colgroup>"
         cells = "".join(f"<th style='{_CELL}'>{html.escape(c)}</th>" for c, _ in cols)
         return colgroup, f"<thead><tr>{cells}</tr></thead>"
@@ -485,6 +491,8 @@ class Trace:
         return f"<tr{style}>{cells}</tr>"
 
 
+_SHAPE_HEADS = (("符号形状", "symbolic"), ("具体形状", "concrete"))
+_WHERE_HEAD = ("位置", "where")
 _TABLE = "table-layout:fixed;width:100%;border-collapse:collapse;margin:2px 0"
 _CELL = "text-align:left;vertical-align:top;padding:2px 6px"
 _WRAP = "white-space:normal;overflow-wrap:anywhere"
