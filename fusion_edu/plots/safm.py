@@ -161,14 +161,14 @@ def safm_aliasing(sizes: Sequence[int] = (32, 30), *, level: int = 2, n_levels: 
         twice = np.flatnonzero((reached > 0).sum(axis=1) > widest)  # lines that light two blocks
         ax.plot(np.full(len(twice), -1.2), twice, ">", color=colour, markersize=4, clip_on=False)
         ax.set_xlim(-1.8, side - 0.5)
-        style.decorate(ax, label(f"H = W = {side}：第 {level} 级池化到 {side // 2**level}",
-                                 f"H = W = {side}: level {level} pooled to {side // 2**level}"),
+        style.decorate(ax, label(f"H = W = {side}：尺度 {level} 池化到 {side // 2**level}",
+                                 f"H = W = {side}: scale {level} pooled to {side // 2**level}"),
                        xlabel=label("输出像素的位置", "output pixel"), ylabel=label("线的位置", "column of the line"))
         axes[-1].step(range(side), (reached > 0).sum(axis=1), where="mid", color=colour, label=f"H = W = {side}")
     axes[-1].set_ylim(0, 2.6 * 2**level)
     style.legend(axes[-1], loc="upper right")
     style.decorate(axes[-1], label("线所到的像素个数", "pixels one line reaches"),
                    xlabel=label("线的位置", "column of the line"), ylabel=label("像素个数", "pixels"))
-    style.suptitle(fig, label(f"1 像素宽的线在第 {level} 级：池化到 1/{2**level} 后放大",
-                              f"A 1-px line through level {level}: pooled to 1/{2**level}, then upsampled (nearest)"))
+    style.suptitle(fig, label(f"1 像素宽的线在尺度 {level}：池化到 1/{2**level} 后放大",
+                              f"A 1-px line through scale {level}: pooled to 1/{2**level}, then upsampled (nearest)"))
     return fig
