@@ -153,7 +153,7 @@ def _judge_gelu(factory: Any) -> Feedback:
         try:
             mine.load_state_dict(note.state_dict())
         except RuntimeError:
-            return _no(f"{call}：note 版本的 state_dict 加载不了（strict）。激活函数没有参数，换它不应该改变任何键。",
+            return _no(f"{call}：笔记版本的 state_dict 加载不了（strict）。激活函数没有参数，换它不应该改变任何键。",
                        f"{call}: the note version's state_dict does not load (strict). An activation has no "
                        "parameters, so swapping it must change no key.")
         official.load_state_dict(note.state_dict())
@@ -169,7 +169,7 @@ def _judge_gelu(factory: Any) -> Feedback:
             biggest = max(biggest, (out - relu).abs().max().item())
             continue
         if torch.allclose(out, relu, atol=1e-6):
-            return _no(f"{call}：输出和 note 的 ReLU 版本一模一样，sr 里还是 ReLU？",
+            return _no(f"{call}：输出和笔记的 ReLU 版本一模一样，sr 里还是 ReLU？",
                        f"{call}: the output equals the note's ReLU version. Is sr still using ReLU?")
         if torch.allclose(out, want, atol=1e-3):
             return _no(f"{call}：很接近了，但官方用的是精确的 GELU（approximate='none'），不是 tanh 近似。",
@@ -180,7 +180,7 @@ def _judge_gelu(factory: Any) -> Feedback:
                    f"{call}: the output is neither the ReLU version nor the official GELU version. The activation is "
                    "layer 2 of sr (sr.2, after the first BN); nothing else changes.")
     return Feedback(True,
-                    "对！note 版本的 state_dict 原样加载（键完全相同），sr_ratio = 1 也能用；同一组权重下，"
+                    "对！笔记版本的 state_dict 原样加载（键完全相同），sr_ratio = 1 也能用；同一组权重下，"
                     f"输出与 ReLU 版本最大相差 {biggest:.3f}。同一份权重，换个激活就是不同的网络。",
                     "Right! The note version's state_dict loads as it is (the very same keys), and sr_ratio = 1 works "
                     f"too; with the same weights the output differs from the ReLU version by up to {biggest:.3f}. Same "
@@ -258,15 +258,15 @@ def exercises() -> list[Exercise | CodeExercise]:
                  tol=0.5, nudge_zh="元素个数 = nh × (H·W) × (H'·W')，每个 4 字节。",
                  nudge_en="Entries = nh x (H*W) x (H'*W'), 4 bytes each."),
         CodeExercise("osra",
-                     "note 在 sr 里用 ReLU，TransXNet 官方代码用 GELU。写一个官方版本：子类（例如 class "
-                     "OfficialOSRA(OSRAttention)）或者用参数都行。它要能加载 note 版本的 state_dict（strict），"
-                     "在同一组权重下输出与 note 版本不同；sr_ratio = 1 时也要能用。",
+                     "笔记在 sr 里用 ReLU，TransXNet 官方代码用 GELU。写一个官方版本：子类（例如 class "
+                     "OfficialOSRA(OSRAttention)）或者用参数都行。它要能加载笔记版本的 state_dict（strict），"
+                     "在同一组权重下输出与笔记版本不同；sr_ratio = 1 时也要能用。",
                      "The note uses ReLU in sr; TransXNet's official code uses GELU. Write the official version: a "
                      "subclass (e.g. class OfficialOSRA(OSRAttention)) or an argument, either is fine. It must load "
                      "the note version's state_dict (strict) and, with the same weights, give different outputs; it "
                      "must also work with sr_ratio = 1.",
                      _one_thread(_judge_gelu), _GELU_SOLUTION,
-                     "激活函数没有参数，所以 state_dict 的键一个不变，note 的权重直接能加载；但 ReLU 把负数变 0，"
+                     "激活函数没有参数，所以 state_dict 的键一个不变，笔记的权重直接能加载；但 ReLU 把负数变 0，"
                      "GELU 让负数留下一点点，key/value 就不同了。sr_ratio = 1 时 sr 是 nn.Identity，没有激活可换。",
                      "An activation has no parameters, so not one state_dict key changes and the note's weights load "
                      "as they are; but ReLU sets negatives to 0 while GELU lets a little of them through, so the keys "
