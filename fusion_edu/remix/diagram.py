@@ -60,7 +60,8 @@ class DiagramFiles(list):
 
         names = ", ".join(p.name for p in self) or "-"
         skipped = [f.upper() for f in self.skipped]
-        line = pick(f"未找到 Graphviz 的 dot 程序：已写出 {names}，未生成 {'、'.join(skipped)}，下面改为显示形状追踪表。"
+        line = pick(f"未找到 Graphviz 的 dot 程序：已写出 {names}，未生成 {'、'.join(skipped)}，"
+                    "下面改为显示形状追踪表。"
                     f"安装：{INSTALL_HINT}",
                     f"Graphviz `dot` was not found: wrote {names}, skipped {', '.join(skipped)}; the shape trace is "
                     f"shown instead. Install: {INSTALL_HINT}")

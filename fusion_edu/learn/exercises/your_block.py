@@ -82,10 +82,10 @@ def judge_downsampler(answer: Any) -> Feedback:
     try:
         result = autotrace(answer, x, lang="en")
     except TypeError as e:
-        return _no(f"autotrace 建不出你的模块：{message(e, 'zh')}。构造函数的第一个参数要叫 C：autotrace 按名字"
-                   "把通道数传进去。",
-                   f"autotrace cannot build your module: {e}. Name the constructor's first parameter C: autotrace "
-                   "passes the channels by that name.")
+        return _no(f"autotrace 建不出你的模块：{message(e, 'zh')}。构造函数的第一个参数应接收通道数 C"
+                   "（其余参数要有默认值）。",
+                   f"autotrace cannot build your module: {e}. The constructor's first parameter should take the "
+                   "channels C (give the others defaults).")
     except (ValueError, RuntimeError) as e:
         return _no(f"autotrace 跑不通你的模块：{message(e, 'zh')}", f"autotrace cannot run your module: {e}")
     if not result.rows or not isinstance(result.output, Tensor):
