@@ -62,7 +62,7 @@ def exercises() -> list[Exercise]:
                  "A CBAMBlock built for 8x8 feature maps (HW=64) receives a 16x16 map. What happens?",
                  _cbam_size_choice,
                  "({answer})：联合 MLP 的权重绑定了绝对像素位置，换尺寸就对不上；本项目的块会先检查，给出 "
-                 "“built for HW=…” 的 ShapeError（note 的原代码则抛出难懂的卷积通道错误）。",
+                 "“built for HW=…” 的 ShapeError（笔记的原代码则抛出难懂的卷积通道错误）。",
                  "({answer}): the joint MLP's weights are tied to absolute pixel positions, so another size cannot "
                  "fit; this project's block checks first and raises a ShapeError 'built for HW=...' (the note's "
                  "code fails with a cryptic conv channel error).",
@@ -90,7 +90,7 @@ def exercises() -> list[Exercise]:
                              "the bottleneck.")],
                  nudge_zh="看 MLP 的瓶颈宽度。", nudge_en="Look at the MLP's bottleneck width."),
         Exercise("cbam_joint", "choice",
-                 "标准 CBAM 先做通道门再做空间门（串行），最后输出一个张量。note 的这个变体呢？",
+                 "标准 CBAM 先做通道门再做空间门（串行），最后输出一个张量。笔记的这个变体呢？",
                  "Standard CBAM applies the channel gate, then the spatial gate (in sequence), and returns one "
                  "tensor. What does the note's variant do?",
                  _cbam_outputs_choice,
