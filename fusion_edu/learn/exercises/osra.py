@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,7 +18,7 @@ from torch import Tensor, nn
 from ...blocks import OSRAttention, reduced_size
 from ..demo import torch_threads
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
-from .common import kept_shape, params
+from .common import kept_shape, one_thread, params
 
 __all__ = ["exercises", "SIDES", "RATIOS", "sr_sides"]
 
@@ -45,15 +44,6 @@ def _heads_choice() -> str:
 
 def _no(zh: str, en: str) -> Feedback:
     return Feedback(False, zh, en)
-
-
-def _one_thread(judge: Callable[[Any], Feedback]) -> Callable[[Any], Feedback]:
-    """The judge run on one torch thread: its many tiny forward passes are several times faster so."""
-    @functools.wraps(judge)
-    def run(answer: Any) -> Feedback:
-        with torch_threads(1):
-            return judge(answer)
-    return run
 
 
 # --------------------------------------------------------------------------- judge: H' as a function
@@ -238,7 +228,7 @@ def exercises() -> list[Exercise | CodeExercise]:
                      "Turn the previous exercise into a function: h_prime(H, r) returns the side H' of OSRA's reduced "
                      "key grid for any H and sr_ratio r (r = 1 and odd r included). The check compares it, case by "
                      "case, with the real output of the sr layer (the trace's H').",
-                     _one_thread(_judge_h_prime), _H_PRIME_SOLUTION,
+                     one_thread(_judge_h_prime), _H_PRIME_SOLUTION,
                      "sr 是核 r+3、步长 r、padding (r+3)//2 的卷积，套卷积输出公式即可。偶数 r 时核是奇数，结果是 "
                      "ceil(H/r)；奇数 r 时核是偶数，结果是 H//r + 1，比 ceil(H/r) 可能多一格。r = 1 时没有卷积。",
                      "sr is a conv with kernel r+3, stride r and padding (r+3)//2: apply the conv output formula. "
@@ -265,7 +255,7 @@ def exercises() -> list[Exercise | CodeExercise]:
                      "subclass (e.g. class OfficialOSRA(OSRAttention)) or an argument, either is fine. It must load "
                      "the note version's state_dict (strict) and, with the same weights, give different outputs; it "
                      "must also work with sr_ratio = 1.",
-                     _one_thread(_judge_gelu), _GELU_SOLUTION,
+                     one_thread(_judge_gelu), _GELU_SOLUTION,
                      "激活函数没有参数，所以 state_dict 的键一个不变，笔记的权重直接能加载；但 ReLU 把负数变 0，"
                      "GELU 让负数留下一点点，key/value 就不同了。sr_ratio = 1 时 sr 是 nn.Identity，没有激活可换。",
                      "An activation has no parameters, so not one state_dict key changes and the note's weights load "

@@ -19,8 +19,8 @@ from torch import Tensor, nn
 from ...blocks import SAFM, meta_trace
 from ...errors import ShapeError
 from ...trace import trace
-from ..demo import torch_threads
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
+from .common import one_thread
 
 __all__ = ["exercises", "coarsest_reference", "upsampled_reference"]
 
@@ -105,15 +105,6 @@ def _spread_choice() -> str:
 
 def _no(zh: str, en: str) -> Feedback:
     return Feedback(False, zh, en)
-
-
-def _one_thread(judge: Callable[[Any], Feedback]) -> Callable[[Any], Feedback]:
-    """The judge run on one torch thread: its many tiny forward passes are several times faster so."""
-    @functools.wraps(judge)
-    def run(answer: Any) -> Feedback:
-        with torch_threads(1):
-            return judge(answer)
-    return run
 
 
 # --------------------------------------------------------------------------- judge: the coarsest level
@@ -353,7 +344,7 @@ def exercises() -> list[Exercise | CodeExercise]:
                      "the coarsest level (level L-1) of the SAFM block `block` on input x (after or before "
                      "upsampling). The check runs it with max and avg pooling, on SAFM(16, 4) and SAFM(12, 3), and "
                      "reports the std of both poolings.",
-                     _one_thread(_judge_coarsest), _COARSEST_SOLUTION,
+                     one_thread(_judge_coarsest), _COARSEST_SOLUTION,
                      "trace 的 'levels' 是 L 层在通道上的拼接：每层 C // L 个通道，最后一组就是最粗的一层。"
                      "用 block.dim 和 block.n_levels 算通道数，换一个块也对。",
                      "The trace's 'levels' are the L levels concatenated on the channels: C // L channels each, and "
@@ -365,7 +356,7 @@ def exercises() -> list[Exercise | CodeExercise]:
                      "Write a SAFM variant BilinearSAFM whose coarse levels come back to H x W by bilinear "
                      "interpolation (mode='bilinear') instead of nearest; nothing else changes. It must load the "
                      "original SAFM's state_dict (strict), and its output must have the input's shape.",
-                     _one_thread(_judge_bilinear), _BILINEAR_SOLUTION,
+                     one_thread(_judge_bilinear), _BILINEAR_SOLUTION,
                      "上采样没有参数，所以只改 forward 的一行，state_dict 不变，原来的权重直接能用。双线性插值让粗层"
                      "不再是方块，H 不能被 2**i 整除时的混叠也会变弱。",
                      "Upsampling has no parameters, so changing one line of forward keeps the state_dict and the "
