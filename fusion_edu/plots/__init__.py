@@ -40,6 +40,7 @@ from .style import GELU_MIN, MSF_BOUNDS
 
 __all__ = ["style", "MSF_BOUNDS", "GELU_MIN", "gate_mean_map", "gate_channel_maps", "gate_histogram",
            "fusion_panels", "scale_weight_heatmap", "scale_weight_bars", "scale_weights", "msf_weight_limits",
-           "branch_maps", "erf_maps", "safm_level_maps", "modulation_map", "modulation_histogram", "safm_modulation", "safm_aliasing", "line_response",
+           "branch_maps", "erf_maps", "safm_level_maps", "modulation_map", "modulation_histogram", "safm_modulation",
+           "safm_aliasing", "line_response",
            "query_attention", "reduction_plot", "channel_gate_bars", "spatial_gate_map", "kernel_responses",
            "cbam_basis_maps"]
