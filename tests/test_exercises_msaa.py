@@ -9,7 +9,7 @@ from fusion_edu.blocks import MSAA
 from fusion_edu.learn import exercise
 from fusion_edu.learn.exercises import msaa as module
 
-CODE = exercise("msaa", 6)
+CODE = exercise("msaa", 7)
 
 
 def params(m: nn.Module) -> int:
@@ -119,7 +119,7 @@ def test_spatial_path_count_matches_the_formula_and_the_block():
     D = 64 // 4
     formula = D * D * (9 + 25 + 49) + 3 * D + 2 * 7 * 7  # three full convs with biases + the gate's 2->1 conv
     block = MSAA(112, 64)
-    assert exercise("msaa", 7).answer == formula == 21_394
+    assert exercise("msaa", 6).answer == formula == 21_394
     channel_path = sum(params(getattr(block.fusion_conv, n)) for n in ("down", "channel_attention", "up"))
     assert formula + channel_path + params(block.fusion_conv.down_2) == params(block) == 26_226
     assert module._channel_path_params() == channel_path == 3_024

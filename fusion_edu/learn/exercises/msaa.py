@@ -145,7 +145,7 @@ class ChannelOnlyMSAA(MSAA):
 
 
 def exercises() -> list[Exercise | CodeExercise]:
-    """The exercises of MSAA, in order (the code exercise is number 6)."""
+    """The exercises of MSAA, in order (the code exercise is number 7)."""
     return [
         Exercise("msaa", "int",
                  "MSAA(112, 64)（CM-UNet 的第一个实例）内部的宽度 D（down 之后的通道数）是多少？",
@@ -211,22 +211,6 @@ def exercises() -> list[Exercise | CodeExercise]:
                           Choice("c", "MSAA 的代码有 bug", "MSAA's code has a bug",
                                  "同一份代码在抠图任务中学出了清晰的门。",
                                  "The same code learns a crisp gate on the cut-out task.")]),
-        CodeExercise("msaa",
-                     "写一个只有通道路径的 MSAA：继承 MSAA，重写 forward，只保留 拼接 → down → F ⊙ Ca → up，"
-                     "去掉多尺度空间路径。检查会按 MSAA(112, 64) 构建你的类、装入一个 MSAA 的权重，"
-                     "在三个编码器尺度上比较输出，并告诉你参数量。",
-                     "Write an MSAA with the channel path only: subclass MSAA and override forward to keep "
-                     "concatenate -> down -> F * Ca -> up, without the multi-scale spatial path. The check builds "
-                     "your class as MSAA(112, 64), loads an MSAA's weights into it, compares the outputs on three "
-                     "encoder scales and tells you the parameter count.",
-                     _judge_channel_only, CHANNEL_ONLY_SOLUTION,
-                     "F = down(拼接)，Ca = channel_attention(F)，输出 up(F ⊙ Ca)。用到的层都是 MSAA 自己的，所以 "
-                     "state_dict 不变、MSAA 的权重直接能装。MSAA(112, 64) 的 26,226 个参数里，通道路径只用 3,024 个，"
-                     "多尺度空间路径占 21,394 个：这个块的大部分容量花在“多尺度”上。",
-                     "F = down(concatenation), Ca = channel_attention(F), output up(F * Ca). Every layer it uses "
-                     "is MSAA's own, so the state_dict is unchanged and an MSAA's weights load as they are. Of "
-                     "MSAA(112, 64)'s 26,226 parameters the channel path uses 3,024 and the multi-scale spatial "
-                     "path holds 21,394: most of the block's capacity goes into the multi-scale part."),
         Exercise("msaa", "int",
                  "先估算，再用代码数一数：MSAA(112, 64) 的多尺度空间路径（conv_3x3、conv_5x5、conv_7x7 和空间门的 "
                  "7×7 卷积）一共有多少个参数？（整个块有 26,226 个）",
@@ -247,4 +231,20 @@ def exercises() -> list[Exercise | CodeExercise]:
                              "These are full convs, not depthwise: each has D x D kernels.")],
                  nudge_zh="每个卷积的参数 = 输入通道 × 输出通道 × k² + 偏置。",
                  nudge_en="Each conv has in_channels x out_channels x k^2 weights, plus its biases."),
+        CodeExercise("msaa",
+                     "写一个只有通道路径的 MSAA：继承 MSAA，重写 forward，只保留 拼接 → down → F ⊙ Ca → up，"
+                     "去掉多尺度空间路径。检查会按 MSAA(112, 64) 构建你的类、装入一个 MSAA 的权重，"
+                     "在三个编码器尺度上比较输出，并告诉你参数量。",
+                     "Write an MSAA with the channel path only: subclass MSAA and override forward to keep "
+                     "concatenate -> down -> F * Ca -> up, without the multi-scale spatial path. The check builds "
+                     "your class as MSAA(112, 64), loads an MSAA's weights into it, compares the outputs on three "
+                     "encoder scales and tells you the parameter count.",
+                     _judge_channel_only, CHANNEL_ONLY_SOLUTION,
+                     "F = down(拼接)，Ca = channel_attention(F)，输出 up(F ⊙ Ca)。用到的层都是 MSAA 自己的，所以 "
+                     "state_dict 不变、MSAA 的权重直接能装。MSAA(112, 64) 的 26,226 个参数里，通道路径只用 3,024 个，"
+                     "多尺度空间路径占 21,394 个：这个块的大部分容量花在“多尺度”上。",
+                     "F = down(concatenation), Ca = channel_attention(F), output up(F * Ca). Every layer it uses "
+                     "is MSAA's own, so the state_dict is unchanged and an MSAA's weights load as they are. Of "
+                     "MSAA(112, 64)'s 26,226 parameters the channel path uses 3,024 and the multi-scale spatial "
+                     "path holds 21,394: most of the block's capacity goes into the multi-scale part."),
     ]
