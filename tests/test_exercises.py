@@ -9,7 +9,7 @@ from fusion_edu.blocks import BLOCKS, reduced_size
 from fusion_edu.learn.exercises import EXERCISES, exercise
 from fusion_edu.learn.feedback import Exercise, Feedback
 
-ALL = [ex for items in EXERCISES.values() for ex in items if ex.kind != "code"]  # code exercises: tests/test_exercises_<key>.py
+ALL = [ex for items in EXERCISES.values() for ex in items if isinstance(ex, Exercise)]  # CodeExercise: own tests
 IDS = [f"{ex.key}-{ex.n}" for ex in ALL]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -124,3 +124,11 @@ def test_spatial_path_count_matches_the_formula_and_the_block():
     assert formula + channel_path + params(block.fusion_conv.down_2) == params(block) == 26_226
     assert module._channel_path_params() == channel_path == 3_024
     assert "21,394" in CODE.explain_en and "3,024" in CODE.explain_en and "26,226" in CODE.explain_zh
+
+
+def test_the_library_variant_passes_and_the_feedback_names_the_idle_layers():
+    from fusion_edu import remix
+
+    feedback = CODE.check(remix.MSAAChannelOnly)  # spatial path removed, down_2 kept
+    assert feedback.correct and "(down_2)" in feedback.en
+    assert "conv_3x3, conv_5x5, conv_7x7, spatial_attention, down_2" in CODE.check(solution()).en

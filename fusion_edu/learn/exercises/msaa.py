@@ -110,11 +110,14 @@ def _check_channel_only(answer: Any) -> Feedback:
                         f"The output shape is {tuple(out.shape)}; it should be (B, out_channels, H, W) = {want}.")
     if torch.allclose(out, ref["channel"], atol=1e-5):
         total, used = params(student), _channel_path_params()
-        unused_zh = (f"其余 {total - used:,} 个属于没用上的层（三个卷积、空间门和 down_2）：像 down_2 一样，"
-                     "它们仍算在参数量里，官方权重也照样 strict 加载。") if total > used else "你把用不到的层都删掉了。"
-        unused_en = (f"The other {total - used:,} belong to layers it no longer uses (the three convs, the spatial "
-                     "gate and down_2): like down_2 they still count, and official weights still load "
-                     "strictly.") if total > used else "You removed every layer it no longer uses."
+        body = getattr(student, "fusion_conv", None)
+        idle = ", ".join(n for n in (*SPATIAL_PATH, "down_2")
+                         if body is not None and params(getattr(body, n, nn.Identity())))
+        unused_zh = (f"其余 {total - used:,} 个属于用不到的层（{idle}）：它们不参与计算，却仍算在参数量里。"
+                     ) if total > used else "你把用不到的层都删掉了。"
+        unused_en = (f"The other {total - used:,} belong to layers it no longer uses ({idle}): they take no part in "
+                     "the computation but still count.") if total > used else \
+            "You removed every layer it no longer uses."
         return Feedback(True, f"正确！输出与 up(F ⊙ Ca) 一致，形状 {want}。你的模块有 {total:,} 个参数，"
                         f"通道路径只用到其中 {used:,} 个。" + unused_zh,
                         f"Correct! The output equals up(F * Ca), shape {want}. Your module has {total:,} "
@@ -242,9 +245,11 @@ def exercises() -> list[Exercise | CodeExercise]:
                      _judge_channel_only, CHANNEL_ONLY_SOLUTION,
                      "F = down(拼接)，Ca = channel_attention(F)，输出 up(F ⊙ Ca)。用到的层都是 MSAA 自己的，所以 "
                      "state_dict 不变、MSAA 的权重直接能装。MSAA(112, 64) 的 26,226 个参数里，通道路径只用 3,024 个，"
-                     "多尺度空间路径占 21,394 个：这个块的大部分容量花在“多尺度”上。",
+                     "多尺度空间路径占 21,394 个：这个块的大部分容量花在“多尺度”上。08 里的 remix.MSAAChannelOnly "
+                     "是把空间路径的层删掉的版本。",
                      "F = down(concatenation), Ca = channel_attention(F), output up(F * Ca). Every layer it uses "
                      "is MSAA's own, so the state_dict is unchanged and an MSAA's weights load as they are. Of "
                      "MSAA(112, 64)'s 26,226 parameters the channel path uses 3,024 and the multi-scale spatial "
-                     "path holds 21,394: most of the block's capacity goes into the multi-scale part."),
+                     "path holds 21,394: most of the block's capacity goes into the multi-scale part. "
+                     "remix.MSAAChannelOnly (used in 08) is the version with the spatial path's layers removed."),
     ]
