@@ -245,7 +245,7 @@ def _title(key: str | None, module: nn.Module) -> str:
     if key is None:
         return type(module).__name__
     spec = BLOCKS[key]
-    return f"{spec.title_en} · {spec.cls.__name__}"
+    return f"{pick(spec.title_zh, spec.title_en)} · {spec.cls.__name__}"
 
 
 def dot_available() -> bool:
