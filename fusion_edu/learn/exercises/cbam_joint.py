@@ -8,9 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ...blocks import (
-    CBAMBlock,
-)
+from ...blocks import CBAMBlock
 from ...errors import ShapeError
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
 from .common import meta_params, params

@@ -15,9 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...blocks import (
-    GatedFusion,
-)
+from ...blocks import GatedFusion
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
 from ..gated_fusion import sensor_pair
 from .common import kept_shape, params

@@ -8,9 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ...blocks import (
-    MFEBlock,
-)
+from ...blocks import MFEBlock
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
 from .common import params
 

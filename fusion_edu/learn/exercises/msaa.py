@@ -8,9 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ...blocks import (
-    MSAA,
-)
+from ...blocks import MSAA
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
 from .common import kept_shape, params
 

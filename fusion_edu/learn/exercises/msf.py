@@ -5,9 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ...blocks import (
-    MSFBlock,
-)
+from ...blocks import MSFBlock
 from ...trace import trace
 from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
 from .common import kept_shape
