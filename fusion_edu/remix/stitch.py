@@ -28,6 +28,7 @@ from ..errors import type_error, value_error
 from ..lang import pick, resolve
 from ..shapeonly import count_flops
 from ..trace import Trace, note, section, trace
+from .adapters import ChannelAdapter
 from .ports import ports
 
 __all__ = ["stitch", "Stitched", "StitchPoint", "resize_to"]
@@ -218,7 +219,7 @@ def stitch(host: nn.Module, at: str, block: nn.Module, *, sources: Sequence[str]
             adapters.append(nn.Identity())
     out_adapter = None
     if p.outs[0] is not None and p.outs[0] != C:
-        out_adapter = nn.Conv2d(p.outs[0], C, 1)
+        out_adapter = ChannelAdapter(p.outs[0], C)  # a named module: torchview drops a bare Conv2d here (depth 2)
         added.append((f"输出：1×1 卷积 {p.outs[0]} → {C} 通道（回到宿主）",
                       f"output: 1x1 conv {p.outs[0]} -> {C} channels (back to the host)"))
 
