@@ -771,10 +771,11 @@ class _Plan:
     """Builds models and meta inputs for a setting of the names, caching built models."""
 
     source: Any  # an nn.Module, or a factory
-    factory_names: tuple[str, ...]
+    factory_names: tuple[str, ...]  # the names the factory takes by keyword; "C" may instead go first (below)
     specs: list[_InputDims | None]
     inputs: Sequence[Any]
     models: dict[tuple, _Hooked] = field(default_factory=dict)
+    channel_first: bool = False  # C goes to the factory's first parameter (SAFM(dim), MyBlock(channels))
 
     def model(self, env: dict[str, int]) -> _Hooked:
         key = tuple(env[n] for n in self.factory_names)
@@ -782,8 +783,10 @@ class _Plan:
             if isinstance(self.source, nn.Module):
                 built = _meta_twin(self.source)
             else:
+                args = (env["C"],) if self.channel_first else ()
+                kwargs = {n: env[n] for n in self.factory_names if not (n == "C" and self.channel_first)}
                 with torch.device("meta"):
-                    built = self.source(**{n: env[n] for n in self.factory_names})
+                    built = self.source(*args, **kwargs)
                 if not isinstance(built, nn.Module):
                     raise type_error("autotrace", "the factory must return an nn.Module",
                                      {"type": type(built).__name__}, "Example: autotrace(lambda C: SEBlock(C), x).",
@@ -830,8 +833,36 @@ def _short_reason(error: BaseException) -> str:
     return text if len(text) <= 110 else text[:107] + "..."
 
 
+def _fixed_reason(plan: _Plan, name: str, value: int, reason: str) -> str:
+    """Why a name cannot move: a built module's weights fix its channels; otherwise the module's own message."""
+    if name == "C" and isinstance(plan.source, nn.Module):
+        return f"built for C={value}: its weights fix the channels (pass the class or a factory to vary C)"
+    return reason
+
+
+def _try_sample(plan: _Plan, env: dict[str, int], moved: str, signature: Any, samples: list[_Sample]) -> bool:
+    """Runs the module at `env`; keeps the sample when it runs with the same steps."""
+    try:
+        recorder, _ = plan.run(env)
+    except Exception:  # noqa: BLE001 - optional samples only refine and check the fit
+        return False
+    if _signature(recorder.calls) != signature:
+        return False
+    samples.append(_Sample(env, moved, recorder.calls))
+    return True
+
+
+def _joint(plan: _Plan, names: dict[str, int], changes: dict[str, Callable[[int], int]], signature: Any,
+           samples: list[_Sample]) -> bool:
+    """One run with the names in `changes` changed together, each by its own function."""
+    if not changes:
+        return False
+    env = {n: changes[n](v) if n in changes else v for n, v in names.items()}
+    return _try_sample(plan, env, "*", signature, samples)
+
+
 def _samples(plan: _Plan, names: dict[str, int], base: _Sample) -> tuple[list[_Sample], dict[str, str]]:
-    """The perturbed runs: each name x2 and x3 on its own (x4 if one fails), then all names +1 together."""
+    """The perturbed runs: each name x2 and x3 on its own (x4 if one fails), then odd sizes (+1) for them."""
     signature = _signature(base.calls)
     samples: list[_Sample] = []
     fixed: dict[str, str] = {}
@@ -851,21 +882,22 @@ def _samples(plan: _Plan, names: dict[str, int], base: _Sample) -> tuple[list[_S
                 continue
             good.append(_Sample(env, name, recorder.calls))
         if len(good) < 2:
-            fixed[name] = reason
+            fixed[name] = _fixed_reason(plan, name, names[name], reason)
             continue
         samples.extend(good)
-    # One run with every movable name changed together: an odd size tells H//2 from (H+1)//2 and checks
-    # that products and sums really combine the names as solved. +8 where odd sizes are refused.
+    # Odd sizes tell H//2 from (H+1)//2, and a joint run checks that products and sums combine the names
+    # as solved. All movable names +1 together; where the module refuses that (C must be divisible by the
+    # heads, say), +1 for each name that takes it on its own, then those +1 together with the rest +8 (or x2).
     moving = [n for n in names if n not in fixed]
-    for change in ((lambda v: v + 1), (lambda v: v + 8), (lambda v: 2 * v)) if moving else ():
-        env = {n: (change(v) if n in moving else v) for n, v in names.items()}
-        try:
-            recorder, _ = plan.run(env)
-        except Exception:  # noqa: BLE001 - optional: it only refines and checks the fit
-            continue
-        if _signature(recorder.calls) == signature:
-            samples.append(_Sample(env, "*", recorder.calls))
-            break
+    if not _joint(plan, names, {n: (lambda v: v + 1) for n in moving}, signature, samples):
+        odd = []
+        for name in moving:
+            env = {**names, name: names[name] + 1}
+            if _try_sample(plan, env, name, signature, samples):
+                odd.append(name)
+        for bump in ((lambda v: v + 8), (lambda v: 2 * v)):  # +8 keeps multiples of 2, 4 and 8
+            if _joint(plan, names, {n: (lambda v: v + 1) if n in odd else bump for n in moving}, signature, samples):
+                break
     return samples, fixed
 
 
@@ -1105,11 +1137,17 @@ class AutoTrace(Trace):
 def _fixed_remark(fixed: dict[str, str]) -> tuple[str, str]:
     """One ``(zh, en)`` line for the names that stay fixed; reasons that differ only in numbers go together."""
     groups: dict[str, tuple[str, list[str]]] = {}
+    zh_parts, en_parts = [], []
     for name, reason in fixed.items():
+        built = re.match(r"built for C=(\d+):", reason)
+        if built:  # a built module: say it in both languages, it is the usual case
+            zh_parts.append(f"C（模块按 C={built.group(1)} 构建，权重决定了通道数；想让 C 变化，请传入类或工厂函数）")
+            en_parts.append(f"C ({reason})")
+            continue
         groups.setdefault(re.sub(r"\d+", "#", reason), (reason, []))[1].append(name)
-    zh = "；".join(f"{'、'.join(ns)}（模块不接受其他尺寸：{r}）" for r, ns in groups.values())
-    en = "; ".join(f"{', '.join(ns)} (the module rejects other sizes: {r})" for r, ns in groups.values())
-    return "固定：" + zh, "fixed: " + en
+    zh_parts += [f"{'、'.join(ns)}（模块不接受其他尺寸：{r}）" for r, ns in groups.values()]
+    en_parts += [f"{', '.join(ns)} (the module rejects other sizes: {r})" for r, ns in groups.values()]
+    return "固定：" + "；".join(zh_parts), "fixed: " + "; ".join(en_parts)
 
 
 def _make_step(index: int, call: _Call, piece: int, spec: list[str]) -> Step:
@@ -1140,14 +1178,24 @@ def _rows(calls: list[_Call], specs: Callable[[int, int, tuple[int, ...]], list[
     return rows
 
 
-def _factory_names(source: Any, names: dict[str, int]) -> tuple[str, ...]:
+def _factory_names(source: Any, names: dict[str, int]) -> tuple[tuple[str, ...], bool]:
+    """The dim names a factory takes by keyword, and whether C goes to its first parameter instead.
+
+    A class or function whose first parameter has no default and is not named like a dim (``SAFM(dim)``,
+    ``MyBlock(channels)``) gets C there, as `explore` and the CLI do.
+    """
     if isinstance(source, nn.Module):
-        return ()
+        return (), False
     try:
         parameters = inspect.signature(source).parameters
     except (TypeError, ValueError):
-        return ()
-    return tuple(n for n in names if n in parameters)
+        return (), False
+    taken = tuple(n for n in names if n in parameters)
+    positional = [p for p in parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    first = positional[0] if positional else None
+    channel_first = ("C" in names and first is not None and first.default is inspect.Parameter.empty
+                     and first.name not in names)
+    return (taken + ("C",) if channel_first and "C" not in taken else taken), channel_first
 
 
 def autotrace(module: nn.Module | Callable[..., nn.Module], *inputs: Any, dims: str | Sequence[str] | None = None,
@@ -1180,7 +1228,8 @@ def autotrace(module: nn.Module | Callable[..., nn.Module], *inputs: Any, dims: 
                          zh="module 必须是 nn.Module 或构建它的工厂函数",
                          zh_hint="例如 autotrace(model, torch.randn(1, 64, 32, 32))。")
     specs, names = _bind_inputs(inputs, dims)
-    plan = _Plan(module, _factory_names(module, names), specs, inputs)
+    taken, channel_first = _factory_names(module, names)
+    plan = _Plan(module, taken, specs, inputs, channel_first=channel_first)
     try:
         try:
             recorder, output = plan.run(names, detailed=True)

@@ -319,8 +319,8 @@ def block_inputs(key: str, size: int | None = None, C: int | None = None, *, nam
     - ``gated_fusion``: the two `gated_views` (channels-last (1, H, W, C) unless ``layout="nchw"``).
     - ``msf``: the photo blurred with sigma 0, 1, 2, 4 px (`MSF_SIGMAS`): four scales of one scene.
     - ``mfe``, ``safm``, ``osra``, ``cbam_joint``: the photo's features, (1, C, H, W).
-    - ``msaa``: three "decoder levels" at a common H x W: C features at full resolution, 2C computed
-      at H/2 and 4C at H/4, each upsampled (bilinear) back to H x W.
+    - ``msaa``: three encoder levels at a common H x W, as CM-UNet feeds it: C features at full
+      resolution, 2C computed at H/2 and 4C at H/4, each upsampled (bilinear) back to H x W.
 
     Args:
         key: A key of `fusion_edu.blocks.BLOCKS`.

@@ -104,7 +104,7 @@ def require_choice(block: str, name: str, value: Any, choices: tuple[str, ...]) 
         raise value_error(block, f"{name} must be {options}", {name: value},
                           f"The default {choices[0]!r} is the note's behaviour.",
                           zh=f"{name} 只能取 {' 或 '.join(repr(c) for c in choices)}",
-                          zh_hint=f"默认值 {choices[0]!r} 与 note 的代码一致。")
+                          zh_hint=f"默认值 {choices[0]!r} 与笔记的代码一致。")
     return value
 
 

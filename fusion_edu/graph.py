@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from .blocks import BLOCKS, get_spec
 from .errors import type_error, value_error
+from .lang import pick
 from .trace import Trace, trace
 
 __all__ = ["draw", "Graph", "DEPTHS", "INSTALL_HINT", "GraphvizNotFoundError", "dot_available"]
@@ -43,7 +44,13 @@ DEFAULT_DEPTH = 2
 
 INSTALL_HINT = "sudo apt-get install graphviz | brew install graphviz | conda install -c conda-forge graphviz"
 _NOT_FOUND = "未找到 Graphviz 的 dot 程序 / Graphviz `dot` was not found. Install: " + INSTALL_HINT
-_MISSING_LINE = _NOT_FOUND + " (下面改为显示形状追踪表 / showing the shape trace instead)"
+_MISSING_ZH = "未找到 Graphviz 的 dot 程序，下面改为显示形状追踪表。安装："
+_MISSING_EN = "Graphviz `dot` was not found; the shape trace is shown instead. Install: "
+
+
+def _missing_line() -> str:
+    """The hint shown in place of a graph, in the course language."""
+    return pick(_MISSING_ZH, _MISSING_EN) + INSTALL_HINT
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -238,7 +245,7 @@ def _title(key: str | None, module: nn.Module) -> str:
     if key is None:
         return type(module).__name__
     spec = BLOCKS[key]
-    return f"{spec.title_en} · {spec.cls.__name__}"
+    return f"{pick(spec.title_zh, spec.title_en)} · {spec.cls.__name__}"
 
 
 def dot_available() -> bool:
@@ -323,10 +330,11 @@ class Graph:
         try:
             svg = self.svg()
         except GraphvizNotFoundError:
-            return self._fallback_html(missing or _MISSING_LINE)
+            return self._fallback_html(missing or _missing_line())
         return svg[svg.find("<svg"):]
 
-    def _fallback_html(self, line: str = _MISSING_LINE) -> str:
+    def _fallback_html(self, line: str | None = None) -> str:
+        line = line or _missing_line()
         try:
             table = self.trace()._repr_html_()
         except Exception as e:  # noqa: BLE001 - the fallback itself must not raise

@@ -19,10 +19,9 @@ How the page stays live:
 * Importing this module starts a daemon thread that runs one tiny meta convolution. The first meta op
   in a fresh process imports ``torch._dynamo`` (about 2 s), and the thread does that while the
   kernel builds the widgets.
-
-Names from work in flight are reached through one adapter each: `cached_demo` (the shipped cache of
-training results), `figure_scale` and `figure_lang` (the figure style: scale, CJK font) and `fit_progress`
-(a step count from `fit`). Each degrades gracefully while its name is missing.
+* "What it learns" shows the demo result the package ships (`fusion_edu.learn.cached`), and "train live"
+  runs `fusion_edu.learn.run_demo` with a step callback for the progress bar. Figures use the
+  package's figure style at a projector scale (`fusion_edu.plots.style.scaled`).
 """
 
 from __future__ import annotations
@@ -31,27 +30,25 @@ import asyncio
 import contextlib
 import html
 import io
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import torch
 
+from . import learn
 from .blocks import BLOCKS, DIMS, get_spec
 from .errors import value_error
 from .explore import CONTROL_ORDER
 from .lang import get_lang, pick, resolve, set_lang
+from .plots import style
 from .render import Rendered, error_box, failed, render, render_module
 
 __all__ = ["dashboard", "Dashboard", "BlockPage", "dashboard_css", "size_bound", "fixed_size_render",
-           "photo_figure", "photo_png", "graph_html", "metrics_html", "cached_demo", "CachedDemo", "figure_scale",
-           "fit_progress", "figure_lang", "SHORT_NAMES", "FONT_PX", "warm_meta"]
+           "photo_figure", "photo_png", "graph_html", "metrics_html", "SHORT_NAMES", "FONT_PX", "warm_meta"]
 
 FONT_PX = 20
 """Base text size of the dashboard (px). Text the render sets to 0.9 em is then 18 px, the projector minimum."""
@@ -93,117 +90,6 @@ def warm_meta(background: bool = True) -> threading.Thread | None:
 
 
 _WARMING = warm_meta()
-
-
-# --------------------------------------------------------------------------- adapters (work in flight)
-
-@dataclass
-class CachedDemo:
-    """A demo's stored result: the before/after figure as PNG, metrics when known, and where it came from."""
-
-    png: bytes | None
-    before: dict[str, float]
-    after: dict[str, float]
-    source: str
-
-
-def cached_demo(key: str, lang: str | None = None) -> CachedDemo | None:
-    """Adapter for ``fusion_edu.learn.cached(key, lang)`` (the cache `make cache` writes).
-
-    While that function does not exist, it falls back to the README's picture
-    ``images/learn_<key>.png`` of a source checkout, and then to None ("no cached result yet").
-    """
-    from . import learn
-
-    cached = getattr(learn, "cached", None)
-    if cached is not None:
-        try:
-            got = cached(key, lang=lang)
-        except (LookupError, OSError, ValueError):
-            got = None
-        if got is not None:
-            def field(name: str) -> Any:
-                return got.get(name) if isinstance(got, dict) else getattr(got, name, None)
-
-            metrics = field("metrics") or {}
-            before = field("before") or (metrics.get("before", {}) if isinstance(metrics, dict) else {})
-            after = field("after") or (metrics.get("after", {}) if isinstance(metrics, dict) else {})
-            return CachedDemo(field("png"), dict(before), dict(after), "fusion_edu.learn.cached")
-    path = Path(__file__).resolve().parents[1] / "images" / f"learn_{key}.png"
-    if path.is_file():
-        return CachedDemo(path.read_bytes(), {}, {}, f"images/{path.name}")
-    return None
-
-
-def figure_scale(scale: float = FIGURE_SCALE) -> contextlib.AbstractContextManager:
-    """Adapter for ``fusion_edu.plots.style.scaled(scale)``: large figure text; a no-op while it is missing."""
-    try:
-        from .plots import style  # type: ignore[attr-defined]
-    except ImportError:
-        return contextlib.nullcontext()
-    scaled = getattr(style, "scaled", None)
-    return scaled(scale) if scaled is not None else contextlib.nullcontext()
-
-
-def figure_lang(lang: str | None = None) -> str:
-    """Adapter: the language of figure text. Chinese needs the CJK font of `fusion_edu.plots.style`; until that
-    module exists, figures stay in English (no boxes, no missing-glyph warnings on machines without CJK fonts).
-    """
-    lang = resolve(lang, "present")
-    try:
-        from .plots import style  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        return "en"
-    return lang
-
-
-class _StepCounter:
-    """Stands in for fit's tqdm bar in the training thread: counts steps and reports them."""
-
-    def __init__(self, iterable: Any, desc: str, report: Callable[[int, int, str], None]):
-        self.iterable, self.desc, self.report = iterable, desc, report
-        self.total = len(iterable) if hasattr(iterable, "__len__") else 0
-
-    def __iter__(self) -> Iterator[Any]:
-        for n, item in enumerate(self.iterable):
-            self.report(n, self.total, self.desc)
-            yield item
-        self.report(self.total, self.total, self.desc)
-
-    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def fit_progress(report: Callable[[int, int, str], None]) -> Iterator[bool]:
-    """Adapter: while active, `fusion_edu.learn.fit` called from *this* thread reports ``(step, total, desc)``.
-
-    `fit` has no progress callback; it shows a tqdm bar. This swaps the bar of fit's module for a
-    counter, for calls from the current thread only (other threads keep tqdm), and restores it after.
-    Yields False, and does nothing, when fit's module no longer has a ``tqdm`` to swap.
-    """
-    from . import learn
-
-    module = sys.modules.get(getattr(learn.fit, "__module__", ""))
-    original = getattr(module, "tqdm", None)
-    if original is None:
-        yield False
-        return
-    owner = threading.get_ident()
-
-    def bar(iterable: Any = None, *args: Any, desc: str = "", **kwargs: Any) -> Any:
-        if threading.get_ident() != owner:
-            return original(iterable, *args, desc=desc, **kwargs)
-        return _StepCounter(iterable, desc, report)
-
-    module.tqdm = bar
-    try:
-        yield True
-    finally:
-        module.tqdm = original
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -317,7 +203,7 @@ def photo_figure(key: str, lang: str | None = None, **hypers: Any) -> Any:
     from . import data, plots
     from .trace import trace
 
-    lang = figure_lang(lang)
+    lang = resolve(lang, "present")
     spec = get_spec(key)
     hypers = {k: v for k, v in hypers.items() if k in {h.name for h in spec.hypers}}
     model, inputs = data.block_for_photo(key, **hypers)
@@ -358,7 +244,7 @@ def photo_figure(key: str, lang: str | None = None, **hypers: Any) -> Any:
 
 @lru_cache(maxsize=64)
 def _photo_png(key: str, lang: str, hypers: tuple[tuple[str, Any], ...]) -> bytes:
-    with figure_scale():
+    with style.scaled(FIGURE_SCALE):
         return _png(photo_figure(key, lang, **dict(hypers)))
 
 
@@ -591,13 +477,14 @@ class BlockPage(widgets.HBox):
         if self._result_html:
             self.learn_out.value = self._result_html
             return
-        cached = cached_demo(self.key, lang)
-        if cached is None or not cached.png:
+        try:
+            cached = learn.cached(self.key, lang)
+        except (LookupError, OSError, ValueError):  # a checkout without `make cache`: train live instead
             text = pick("还没有缓存的训练结果：点“现场训练”（约 10 秒）",
                         "no cached result yet: press “train live” (~10 s)", lang)
             self.learn_out.value = f"<p class='fe-note'>{html.escape(text)}</p>"
             return
-        note = pick(f"缓存的训练结果（种子 0；来自 {cached.source}）", f"cached result (seed 0; from {cached.source})",
+        note = pick(f"缓存的训练结果（种子 0，{cached.steps} 步）", f"cached result (seed 0, {cached.steps} steps)",
                     lang)
         self.learn_out.value = (f"<p class='fe-note'>{html.escape(note)}</p>"
                                 f"{metrics_html(cached.before, cached.after, lang)}{_img(cached.png)}")
@@ -620,8 +507,6 @@ class BlockPage(widgets.HBox):
 
     def _train(self, lang: str, loop: asyncio.AbstractEventLoop | None) -> None:
         """The training thread: run_demo with one torch thread, reporting steps to the progress bar."""
-        from .learn import run_demo
-
         last = [0.0]
         runs: list[str] = []
 
@@ -639,10 +524,7 @@ class BlockPage(widgets.HBox):
                                             lang)
 
         try:
-            with fit_progress(report) as hooked:
-                if not hooked:
-                    self.progress_text.value = pick("训练中…", "training…", lang)
-                result = run_demo(self.key, seed=0, progress=hooked, threads=1)
+            result = learn.run_demo(self.key, seed=0, progress=report, threads=1)
             png = _result_png(result)
             status = pick("通过", "passed", lang) if result.passed else pick("未通过", "not passed", lang)
             note = pick(f"现场训练：种子 0，{result.steps} 步，{result.seconds:.1f} 秒，{status}",
@@ -670,7 +552,7 @@ def _result_png(result: Any) -> bytes:
     """The before/after figure of a live `DemoResult` as PNG (pyplot figure closed at once, never shown)."""
     import matplotlib.pyplot as plt
 
-    with _PYPLOT, figure_scale():
+    with _PYPLOT, style.scaled(FIGURE_SCALE):
         fig = result.figure()
         try:
             return _png(fig)

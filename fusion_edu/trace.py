@@ -190,6 +190,8 @@ class Step:
     problem: str = ""
     section: tuple[str, str] | None = None  # (zh, en) of the phase this row belongs to
     dims: dict[str, int] = field(default_factory=dict)  # keyword dims of this one note (L=4, i=2)
+    # (path, block, section) of each calling forward that had a section open when this row was written
+    outer: tuple[tuple[str, str, tuple[str, str]], ...] = ()
 
     @property
     def line(self) -> str:
@@ -251,8 +253,10 @@ class _Recorder:
         problem = match_spec(spec, shape, scope.bindings, dims)
         if dims:
             zh, en = _fill(zh, dims), _fill(en, dims)
+        callers = self.stack[:self.stack.index(scope)] if scope in self.stack else []
+        outer = tuple((s.path, s.block, s.section) for s in callers if s.section is not None)
         row = Step(len(self.rows) + 1, scope.path, scope.block, zh, en, spec, shape,
-                   short_path(filename), lineno, key, not problem, problem, scope.section, dict(dims))
+                   short_path(filename), lineno, key, not problem, problem, scope.section, dict(dims), outer)
         self.rows.append(row)
         if problem and self.strict:
             bound = ", ".join(f"{k}={v}" for k, v in scope.bindings.items())
@@ -273,9 +277,12 @@ def _fill(label: str, dims: dict[str, int]) -> str:
 
 @functools.lru_cache(maxsize=256)
 def short_path(filename: str) -> str:
-    """A file inside the package as ``blocks/safm.py``; any other file unchanged (the trace's ``where``)."""
+    """The trace's ``where``: ``blocks/safm.py`` inside the package, ``cell`` for code typed in a notebook,
+    any other file as it is."""
     if filename.startswith(_PACKAGE_DIR):
         return os.path.relpath(filename, _PACKAGE_DIR).replace(os.sep, "/")
+    if "ipykernel_" in filename or filename.startswith("<ipython-input"):
+        return "cell"
     return filename
 
 
@@ -283,23 +290,30 @@ def short_path(filename: str) -> str:
 
 @dataclass
 class Group:
-    """Consecutive rows of one module call and one section: what a display folds together."""
+    """Consecutive rows of one module call and one section: what a display folds together.
+
+    A group without rows is a heading only: a section of a calling forward whose first rows come from a
+    submodule (MSAA's channel path opens with the channel-attention module's rows). ``continued`` marks a
+    section that resumes after a submodule's rows.
+    """
 
     module: str
     block: str
     section: tuple[str, str] | None
     rows: list[Step]
+    continued: bool = False
 
     @property
     def depth(self) -> int:
-        return self.rows[0].depth
+        return self.module.count(".") + 1 if self.module else 0
 
     def title(self, lang: str) -> str:
         where = self.module if self.module.rsplit(".", 1)[-1] == self.block else f"{self.module} · {self.block}"
         where = where if self.module else ""
         if self.section is None:
             return where
-        return f"{where} — {pick(*self.section, lang)}" if where else pick(*self.section, lang)
+        phase = pick(*self.section, lang) + (pick("（续）", " (cont.)", lang) if self.continued else "")
+        return f"{where} — {phase}" if where else phase
 
 
 class Trace:
@@ -351,14 +365,30 @@ class Trace:
         return view
 
     def groups(self) -> list[Group]:
-        """The rows cut into runs of one module call and one section, in order."""
+        """The rows cut into runs of one module call and one section, in order.
+
+        A caller's section is headed before its submodule's rows even when the caller has written no row yet.
+        """
         out: list[Group] = []
+        shown: dict[int, tuple[str, Any]] = {}  # depth -> (module, section) of the heading open there
+
+        def head(module: str, block: str, section: Any, rows: list[Step]) -> None:
+            group = Group(module, block, section, rows)
+            group.continued = section is not None and shown.get(group.depth) == (module, section)
+            out.append(group)
+            for depth in [d for d in shown if d >= group.depth]:
+                del shown[depth]
+            shown[group.depth] = (module, section)
+
         for row in self.rows:
+            for module, block, section in row.outer:
+                if shown.get(module.count(".") + 1 if module else 0) != (module, section):
+                    head(module, block, section, [])
             last = out[-1] if out else None
-            if last is not None and (last.module, last.section) == (row.module, row.section):
+            if last is not None and last.rows and (last.module, last.section) == (row.module, row.section):
                 last.rows.append(row)
             else:
-                out.append(Group(row.module, row.block, row.section, [row]))
+                head(row.module, row.block, row.section, [row])
         return out
 
     def symbols_line(self) -> str:
@@ -394,7 +424,8 @@ class Trace:
         if self.compact:
             head = ["#", pick("步骤", "step", lang), pick("形状", "shape", lang)]
         else:
-            head = ["#", *self._columns(lang), "symbolic", "concrete"] + (["where"] if where else [])
+            head = ["#", *self._columns(lang), *(pick(zh, en, lang) for zh, en in _SHAPE_HEADS)]
+            head += [pick(*_WHERE_HEAD, lang)] if where else []
         table: list[list[str] | str] = [head]
         for group in self.groups():
             indent = "  " * group.depth
@@ -437,11 +468,14 @@ class Trace:
         colgroup, header = self._html_columns(lang)
         parts = [f"<div class='fusion-edu-trace{' fe-compact' if self.compact else ''}'>", head]
         for group in self.groups():
+            indent = 1.2 * group.depth
+            if not group.rows:
+                parts.append(f"<div style='margin-left:{indent}em;color:#1f4e79'><b>{esc(group.title(lang))}</b></div>")
+                continue
             body = "".join(self._html_row(r, lang) for r in group.rows)
             table = (f"<table style='{_TABLE}'>{colgroup}{header}<tbody>{body}</tbody></table>")
             header = ""  # the column headings appear once, on the first table
             if group.module or group.section:
-                indent = 1.2 * group.depth
                 parts.append(f"<details open style='margin-left:{indent}em'><summary style='cursor:pointer;"
                              f"color:#1f4e79'><b>{esc(group.title(lang))}</b></summary>{table}</details>")
             else:
@@ -461,8 +495,10 @@ class Trace:
             cols = [("#", number), (pick("步骤", "step", lang), "auto"), (pick("形状", "shape", lang), fit(shapes))]
         else:
             text_cols = [(c, "auto") for c in self._columns(lang)]
-            cols = [("#", number), *text_cols, ("symbolic", fit(specs + ["symbolic"])),
-                    ("concrete", fit(concretes + ["concrete"])), ("where", fit([r.line for r in self.rows]))]
+            spec_head, concrete_head = (pick(zh, en, lang) for zh, en in _SHAPE_HEADS)
+            where_head = pick(*_WHERE_HEAD, lang)
+            cols = [("#", number), *text_cols, (spec_head, fit(specs + [spec_head])),
+                    (concrete_head, fit(concretes + [concrete_head])), (where_head, fit([r.line for r in self.rows]))]
         colgroup = "<colgroup>" + "".join(f"<col style='width:{w}'>" for _, w in cols) + "</colgroup>"
         cells = "".join(f"<th style='{_CELL}'>{html.escape(c)}</th>" for c, _ in cols)
         return colgroup, f"<thead><tr>{cells}</tr></thead>"
@@ -485,6 +521,8 @@ class Trace:
         return f"<tr{style}>{cells}</tr>"
 
 
+_SHAPE_HEADS = (("符号形状", "symbolic"), ("具体形状", "concrete"))
+_WHERE_HEAD = ("位置", "where")
 _TABLE = "table-layout:fixed;width:100%;border-collapse:collapse;margin:2px 0"
 _CELL = "text-align:left;vertical-align:top;padding:2px 6px"
 _WRAP = "white-space:normal;overflow-wrap:anywhere"

@@ -182,7 +182,7 @@ def test_se_block_channel_reduction_is_C_over_4_with_a_factory_and_a_literal_wit
     instance = autotrace(SEBlock(64), x)
     assert _specs(instance) == ["B C 1 1", "B 16 1 1", "B 16 1 1", "B C 1 1", "B C 1 1", "B C H W"]
     assert list(instance.fixed) == ["C"]
-    assert "fixed: C (the module rejects other sizes:" in instance.in_lang("en").to_text()
+    assert "fixed: C (built for C=64: its weights fix the channels" in instance.in_lang("en").to_text()
 
 
 def test_window_attention_derives_the_window_count_and_keeps_literals():
@@ -368,7 +368,7 @@ def test_text_and_html_show_rows_symbols_and_language():
     trace = autotrace(SEBlock(16), torch.randn(1, 16, 8, 8), lang="zh")
     text = trace.to_text()
     assert "符号: B=1, C=16, H=8, W=8" in text and "步骤" in text and "step" not in text
-    assert "固定：C（模块不接受其他尺寸" in text
+    assert "固定：C（模块按 C=16 构建，权重决定了通道数" in text
     html = trace._repr_html_()
     assert "<table" in html and "B C H W" in html and "fixed: C" not in html and "固定" in html
     assert "symbols: B=1" in trace.in_lang("en").to_text() and "中文" in trace.in_lang("both").to_text()

@@ -9,7 +9,7 @@ from fusion_edu.blocks import BLOCKS, reduced_size
 from fusion_edu.learn.exercises import EXERCISES, exercise
 from fusion_edu.learn.feedback import Exercise, Feedback
 
-ALL = [ex for items in EXERCISES.values() for ex in items]
+ALL = [ex for items in EXERCISES.values() for ex in items if isinstance(ex, Exercise)]  # CodeExercise: own tests
 IDS = [f"{ex.key}-{ex.n}" for ex in ALL]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -111,19 +111,19 @@ def test_numbers_say_too_small_or_too_large(ex):
 
 
 def test_shape_feedback_names_the_wrong_axis_and_the_rank():
-    ex = exercise("osra", 2)  # attention (B, nh, H*W, H'*W')
-    B, nh, N, M = ex.answer
-    feedback = ex.check((B, nh, N, M + 1))
-    assert "Right number of axes" in feedback.en and "H'*W'" in feedback.en and "too large" in feedback.en
+    ex = next(ex for ex in ALL if ex.kind == "shape" and ex.axes)
+    answer = tuple(ex.answer)
+    feedback = ex.check(answer[:-1] + (answer[-1] + 1,))
+    assert "Right number of axes" in feedback.en and ex.axes[-1] in feedback.en and "too large" in feedback.en
     assert "维数对了" in feedback.zh
-    feedback = ex.check((B, nh, N))
+    feedback = ex.check(answer[:-1])
     assert "Wrong number of axes" in feedback.en and "more" in feedback.en
 
 
 def test_unreadable_answers_get_a_format_hint_not_an_exception():
     assert "whole number" in exercise("osra", 1).check("six").en
     assert "whole number" in exercise("osra", 1).check(5.5).en
-    assert "shape" in exercise("osra", 2).check("no idea").en
+    assert "shape" in next(ex for ex in ALL if ex.kind == "shape").check("no idea").en
     assert "letter" in exercise("msf", 3).check("").en
     assert "Pick one of the options" in exercise("msf", 3).check("q").en
 
@@ -131,15 +131,12 @@ def test_unreadable_answers_get_a_format_hint_not_an_exception():
 def test_answers_match_known_values():
     """Computed answers against independently known facts (block_facts.md, the conv formula)."""
     assert exercise("osra", 1).answer == reduced_size(15, 3) == (15 + 2 * 3 - 6) // 3 + 1 == 6
-    assert exercise("osra", 2).answer == (1, 8, 32 * 32, 16 * 16)
     assert exercise("osra", 3).answer == pytest.approx(128.0)
     assert exercise("msf", 1).answer == pytest.approx(math.e / (math.e + 3), abs=1e-4)
     assert exercise("msf", 2).answer == pytest.approx(1 / (1 + 3 * math.e), abs=1e-4)
     assert exercise("msf", 4).answer == "a"
     assert exercise("mfe", 1).answer == 31 and exercise("mfe", 2).answer == 3 + 2 * (3 + 6 + 12)
-    assert exercise("safm", 1).answer == (64, 32, 16, 8) and exercise("safm", 2).answer == 3
-    assert exercise("safm", 3).answer == 2 ** 4
-    assert exercise("safm", 4).answer == pytest.approx(-0.170, abs=0.001)
+    assert exercise("safm", 1).answer == 30 // 8 and exercise("safm", 2).answer == 2 ** 4
     assert exercise("gated_fusion", 1).answer == (2, 16, 16, 64)
     assert exercise("gated_fusion", 3).answer == pytest.approx(0.25, abs=0.02)
     assert exercise("gated_fusion", 4).answer == "b"

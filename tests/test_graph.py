@@ -8,6 +8,7 @@ import torch
 
 from fusion_edu import BLOCKS
 from fusion_edu.graph import DEPTHS, INSTALL_HINT, Graph, GraphvizNotFoundError, draw
+from fusion_edu.lang import set_lang
 
 KEYS = list(BLOCKS)
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -127,3 +128,9 @@ def test_without_dot_even_if_which_finds_one(monkeypatch, tmp_path):
 
 def test_install_hint_names_the_three_routes():
     assert INSTALL_HINT.count("install") == 3
+
+
+def test_the_graph_title_follows_the_course_language():
+    assert draw("safm", C=8, H=16, W=16).title == f"{BLOCKS['safm'].title_zh} · SAFM"
+    set_lang("en")
+    assert draw("safm", C=8, H=16, W=16).title == f"{BLOCKS['safm'].title_en} · SAFM"

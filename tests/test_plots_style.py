@@ -239,3 +239,29 @@ def test_colour_maps_and_bounds_have_one_definition():
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"^\s*[A-Z_]*CMAP\s*=", text, re.M), f"{path} declares a colour map"
         assert "3 * math.e" not in text, f"{path} re-declares MSF's bounds"
+
+
+def test_interactive_mode_a_backend_turns_on_while_drawing_is_kept():
+    import matplotlib
+
+    previous = matplotlib.is_interactive()
+    matplotlib.interactive(False)
+    try:
+        with style.context():
+            matplotlib.interactive(True)  # what JupyterLab's inline backend does at a kernel's first figure
+        assert matplotlib.is_interactive(), "later figures would not show in a fresh kernel"
+    finally:
+        matplotlib.interactive(previous)
+
+
+def test_chinese_on_axes_made_before_the_figure_function_uses_the_cjk_font():
+    import matplotlib.pyplot as plt
+
+    previous = lang.set_lang("zh")
+    try:
+        fig, ax = plt.subplots()  # made outside the style's context: its label texts have the default family
+        plots.gate_histogram(torch.rand(50), ax=ax)
+        assert style.cjk_family() in ax.yaxis.label.get_fontfamily() and ax.get_ylabel() == "个数"
+        plt.close(fig)
+    finally:
+        lang.set_lang(previous)

@@ -21,7 +21,7 @@ def test_task_checks_pass_the_revealed_solutions():
     assert tasks.check_swaps("safm_avg", "mfe_depthwise").correct  # variant keys work too
     answers = {k: (c.order, c.combine) for k, c in tasks.CONNECTIONS.items()}
     assert tasks.check_look_up(answers).correct
-    assert tasks.check_own_block(lambda C: Residual(Parallel(SAFM(C), OSRAttention(C), fuse="gated"))).correct
+    assert tasks.check_own_block(lambda C: Residual(Parallel(SAFM(C), OSRAttention(C), fuse="add"))).correct
     assert [tasks.task(n).n for n in range(1, 6)] == [1, 2, 3, 4, 5]
     assert tasks.task(1).reveal().answer == "Residual(msf_mix)"
 
@@ -108,3 +108,53 @@ def test_connection_table_claims_hold_in_the_blocks():
 def test_task_lookup_names_the_valid_numbers():
     with pytest.raises(ValueError, match=r"remix_tasks.task: n must be one of \[1, 2, 3, 4, 5\]"):
         tasks.task(6)
+
+
+def test_tasks_follow_the_exercise_pattern_none_is_not_answered_yet():
+    for n in range(1, 6):
+        feedback = tasks.task(n).check(None)
+        assert not feedback.answered and not feedback.correct and "answer = None" in feedback.en
+
+
+def test_revealed_solutions_run_and_pass_their_own_task():
+    msf_mix = Parallel(SAFM(16), MFEBlock(16, [2, 4, 8]), fuse="msf")
+    names = {"msf_mix": msf_mix, "C": 8, "SAFM": SAFM, "MFEVariant": MFEVariant, "MSFBlock": MSFBlock,
+             "Residual": Residual, "Series": Series, "OSRAttention": OSRAttention}
+    for n in range(1, 6):
+        ex = tasks.task(n)
+        answer = eval(ex.reveal().answer, names)  # the shown solution is code a student can paste
+        assert ex.check(answer).correct, n
+
+
+def test_swap_task_asks_for_a_pair_and_student_errors_become_feedback():
+    feedback = tasks.task(3).check(SAFM(32, pool="avg"))
+    assert not feedback.correct and feedback.answered and "pair" in feedback.en
+
+    def broken(C):
+        return 1 / 0
+
+    feedback = tasks.task(5).check(broken)
+    assert not feedback.correct and "ZeroDivisionError" in feedback.en
+
+
+def test_own_block_task_wants_something_other_than_the_labs_examples():
+    for name, build in tasks.LAB_EXAMPLES.items():
+        assert tasks.check_own_block(build(16)).correct is False, name
+        assert name in tasks.check_own_block(build).en
+    # the same parts wired another way is new
+    assert tasks.check_own_block(lambda C: Series(OSRAttention(C), SAFM(C))).correct
+
+
+def test_task_shows_in_the_course_language_with_the_other_folded():
+    from fusion_edu.lang import set_lang
+
+    previous = set_lang("zh")
+    try:
+        page = tasks.task(2)._repr_html_()
+        assert page.index("任务 2 · 删") < page.index("<details") < page.index("Delete the sigmoid")
+        set_lang("en")
+        page = tasks.task(2)._repr_html_()
+        assert "Task 2 · delete" in page and page.index("Delete the sigmoid") < page.index("<details")
+        assert str(tasks.task(2)).startswith("Task 2 · delete")
+    finally:
+        set_lang(previous)

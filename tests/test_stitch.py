@@ -49,6 +49,17 @@ def test_msaa_in_resnet18_gets_resize_and_channel_adapters_and_runs_at_other_siz
     assert "layer3" in s.to_text() and "+180,578" in s.summary("en")
 
 
+def test_the_stitched_net_has_a_graph_two_levels_deep():
+    # torchview lost a bare nn.Conv2d applied to the block's output at depth 2 (KeyError in render_edges);
+    # lesson 09 draws exactly this graph to show where the adapters went.
+    from fusion_edu import graph
+
+    s = stitch(resnet18(num_classes=10), at="layer3", block=MSAA(7 * 32, 128), sources=["layer1", "layer2", "layer3"],
+               input_shape=(1, 3, 128, 128))
+    source = graph.draw(s.model, [torch.randn(1, 3, 128, 128)], depth=2).source
+    assert "adaptive_avg_pool2d" in source and "ChannelAdapter" in source and "MSAA" in source
+
+
 def test_residual_stitch_adds_the_stage_output():
     s = stitch(SmallHost(8), at="stage1", block=SAFM(8), residual=True, input_shape=(1, 3, 32, 32))
     assert any(r.en.startswith("residual") for r in s.trace.rows)

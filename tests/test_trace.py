@@ -157,6 +157,32 @@ def test_sections_group_rows_and_submodules_indent_under_their_path():
     assert html.count("<details open") == 3 and "<summary" in html
 
 
+class OpensWithASubmodule(nn.Module):
+    """A phase whose first rows come from a submodule, then the phase goes on (MSAA's channel path)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = Doubler()
+
+    def forward(self, x):
+        section("门", "gate")
+        y = self.inner(x)
+        note(y, "B C H2 W", "门之后", "after the gate", H2=2 * x.shape[2])
+        return y
+
+
+def test_a_callers_phase_is_headed_before_its_submodules_rows_and_marked_when_it_resumes():
+    t = trace(OpensWithASubmodule(), torch.randn(1, 2, 3, 4), lang="en")
+    groups = [(g.module, g.section, [r.index for r in g.rows], g.continued) for g in t.groups()]
+    assert groups == [("", ("门", "gate"), [], False), ("inner", None, [1, 2], False),
+                      ("", ("门", "gate"), [3], True)]
+    lines = [line.strip() for line in t.to_text().splitlines() if "▸" in line]
+    assert lines == ["▸ gate", "▸ inner · Doubler", "▸ gate (cont.)"]
+    assert "（续）" in t.in_lang("zh").to_text()
+    html = t._repr_html_()
+    assert html.index("<b>gate</b>") < html.index("inner · Doubler") < html.index("gate (cont.)")
+
+
 def test_watch_records_a_step_inside_a_container_in_the_callers_scope():
     t = trace(Phases(), torch.randn(1, 2, 3, 4), lang="en")
     row = t.rows[3]

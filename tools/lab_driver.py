@@ -171,8 +171,9 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
     """Run > Run All Cells, then wait until no cell is queued or running and the kernel is idle."""
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    page.wait_for_function(
-        "() => { const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];"
+    page.wait_for_function(  # a cell whose source is hidden (the checks cell) shows an empty prompt: skip it
+        "() => { const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+        ".filter(p => p.offsetParent !== null && p.textContent.trim() !== '');"
         " return prompts.length > 0 && prompts.every(p => !p.textContent.includes('*'))"
         " && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)); }", timeout=timeout_ms)
     wait_for_kernel_idle(page, timeout_ms)

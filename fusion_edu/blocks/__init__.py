@@ -70,7 +70,7 @@ def _cbam(B, C, H, W, reduction, kernel_size):
 
 
 _WEIGHTING = Hyper("weighting", "sigmoid_softmax", ("sigmoid_softmax", "softmax"),
-                   "尺度权重：note 的 softmax(sigmoid) 或直接 softmax",
+                   "尺度权重：笔记的 softmax(sigmoid) 或直接 softmax",
                    "scale weights: the note's softmax over sigmoid, or plain softmax")
 _SHISRCNET = Paper("SHISRCNet: Super-resolution And Classification Network For Low-resolution Breast Cancer "
                    "Histopathology Image", "Xie, Li, Wang, Zhang, Chen, Shen, Wu", "arXiv preprint (MICCAI 2023 "
@@ -138,7 +138,7 @@ BLOCKS: dict[str, BlockSpec] = {
         defaults=dict(B=1, C=64, H=32, W=32),
         hypers=(Hyper("num_heads", 8, tuple(range(1, 17)), "注意力头数 nh", "attention heads nh"),
                 Hyper("sr_ratio", 2, tuple(range(1, 9)), "空间缩减比 r", "spatial-reduction ratio r"),
-                Hyper("act", "relu", ("relu", "gelu"), "缩减分支的激活：note 用 ReLU，官方用 GELU",
+                Hyper("act", "relu", ("relu", "gelu"), "缩减分支的激活：笔记用 ReLU，官方用 GELU",
                       "activation in sr: ReLU (note) or GELU (official)")),
         ports=lambda m: Ports((m.dim,), (m.dim,), "nchw", "nchw"),
         make=_osra),

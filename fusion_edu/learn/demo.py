@@ -169,8 +169,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "edge_r": ("|M| 与边缘图的相关系数 r（逐图平均）", "Pearson r of |M| with the edge map (per image)"),
     "edge_ratio": ("|M| 在边缘上 ÷ 平坦处", "|M| on edges / |M| on flat areas"),
     "edge_iou": ("预测边缘的 IoU", "IoU of the predicted edges"),
-    "marker_mass": ("注意力落在标记所在缩减格上的质量", "attention mass on the marker's reduced-grid cell"),
-    "uniform_mass": ("均匀注意力时的该质量", "the same mass for uniform attention"),
+    "marker_mass": ("注意力落在标记所在缩减格上的比例", "attention mass on the marker's reduced-grid cell"),
+    "uniform_mass": ("注意力均匀时的这一比例", "the same mass for uniform attention"),
     "sw_r": ("空间权重与物体位置的相关系数 r", "Pearson r of the spatial weight with the object"),
     "sw_contrast": ("空间权重：物体内 − 物体外", "spatial weight inside minus outside the object"),
     "std_sw_r": ("标准 CBAM：空间权重与物体的 r", "standard CBAM: r of its spatial weight with the object"),
@@ -419,7 +419,7 @@ def run_demo(key: str, seed: int = 0, steps: int | None = None, progress: bool =
             ``"cbam_joint"``).
         seed: Seeds the model, the training batches and the test batch.
         steps: Training steps (default: the demo's own count, which passes its bars).
-        progress: Show a progress bar.
+        progress: Show a progress bar; or a function ``progress(step, steps, desc)`` called after every step.
         threads: Torch CPU threads for this run only (restored afterwards); None leaves the current setting.
             The default 1 is deliberate: these models are tiny, and on a busy 2-core machine two threads
             were 5-20x slower per step than one (threads wait for each other at every small op).

@@ -105,13 +105,13 @@ def msf_figure(result: DemoResult, fig: Fig | None = None) -> Fig:
     ax_bar.bar(pos - width, to_numpy(result.maps_before["weights"]), width, color=BEFORE,
                label=label("训练前", "before"))
     ax_bar.bar(pos, to_numpy(result.maps_after["weights"]), width, color=AFTER,
-               label=label("训练后，softmax(sigmoid)（note）", "after, softmax(sigmoid) (note)"))
+               label=label("训练后，softmax(sigmoid)（笔记）", "after, softmax(sigmoid) (note)"))
     ax_bar.bar(pos + width, to_numpy(result.maps_after["weights_softmax"]), width, color=AFTER2,
                label=label("训练后，plain softmax", "after, plain softmax"))
     low, high = MSF_BOUNDS
     for i, bound in enumerate(MSF_BOUNDS):
         ax_bar.axhline(bound, color=AFTER, ls="--", lw=0.8,
-                       label=label(f"note 的上下界 {low:.3f} / {high:.3f}",
+                       label=label(f"笔记的上下界 {low:.3f} / {high:.3f}",
                                    f"note's bounds {low:.3f} / {high:.3f}") if i else None)
     ax_bar.set_xticks(pos, [label("x2（有信息）", "x2 (informative)") if n == "x2" else n for n in names],
                       fontsize=style.size("label"))
@@ -129,7 +129,7 @@ def msf_figure(result: DemoResult, fig: Fig | None = None) -> Fig:
         ax.set_xticks(pos, names)
         style.decorate(ax, text, ylabel=label("通道", "channel"))
     style.colorbar(shown, [ax_note, ax_soft], label("权重", "weight"), fig=fig, shrink=0.8)
-    style.suptitle(fig, label(f"MSF：有信息的输入 x2 的权重，note {_arrow(result, 'w_informative')}（有上限），"
+    style.suptitle(fig, label(f"MSF：有信息的输入 x2 的权重，笔记 {_arrow(result, 'w_informative')}（有上限），"
                               f"plain softmax {_arrow(result, 'w_informative_softmax')}",
                               f"MSF: weight of the informative input x2: note {_arrow(result, 'w_informative')} "
                               f"(capped), plain softmax {_arrow(result, 'w_informative_softmax')}"))
@@ -226,9 +226,9 @@ def osra_figure(result: DemoResult, fig: Fig | None = None, examples: int = 3) -
             text = text if first else ""
             shown = style.image(axes[r, c], to_numpy(maps["attn_grid"][i]), text, cmap=GATE_CMAP, vmin=0, vmax=1)
             axes[r, c].add_patch(Circle((x / sr, y / sr), 0.6, fill=False, ec="red", lw=1.0))
-    style.colorbar(shown, axes[:, 1:], label("每个键格上的注意力质量", "attention mass per key cell"), fig=fig,
+    style.colorbar(shown, axes[:, 1:], label("每个键格分到的注意力", "attention mass per key cell"), fig=fig,
                    shrink=0.8)
-    style.suptitle(fig, label(f"OSRA（sr_ratio={sr}）：每个查询都找到了标记（标记所在格的质量 "
+    style.suptitle(fig, label(f"OSRA（sr_ratio={sr}）：每个查询都找到了标记（标记所在格分到的注意力 "
                               f"{_arrow(result, 'marker_mass')}）",
                               f"OSRA (sr_ratio={sr}): every query finds the marker  (mass on its cell "
                               f"{_arrow(result, 'marker_mass')})"))

@@ -27,7 +27,8 @@ __all__ = ["fit"]
 
 
 def fit(model: nn.Module, batches: Iterator[Any], steps: int, lr: float,
-        loss_fn: Callable[[nn.Module, Any], Tensor], *, progress: bool = True, desc: str = "training") -> list[float]:
+        loss_fn: Callable[[nn.Module, Any], Tensor], *, progress: bool | Callable[[int, int, str], None] = True,
+        desc: str = "training") -> list[float]:
     """Trains `model` for exactly `steps` Adam steps and returns the loss of every step.
 
     Args:
@@ -36,7 +37,8 @@ def fit(model: nn.Module, batches: Iterator[Any], steps: int, lr: float,
         steps: Number of optimisation steps.
         lr: Adam learning rate.
         loss_fn: ``loss_fn(model, batch) -> scalar loss``.
-        progress: Show a tqdm progress bar (a widget bar in JupyterLab).
+        progress: Show a tqdm progress bar (a widget bar in JupyterLab); or a function
+            ``progress(step, steps, desc)`` called after every step instead (a dashboard's own bar).
         desc: Label of the progress bar.
 
     Returns:
@@ -59,7 +61,8 @@ def fit(model: nn.Module, batches: Iterator[Any], steps: int, lr: float,
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     losses: list[float] = []
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.25)
+    report = progress if callable(progress) else None
+    bar = tqdm(range(steps), desc=desc, disable=not progress or report is not None, leave=False, mininterval=0.25)
     try:
         for step in bar:
             loss = loss_fn(model, next(batches))
@@ -67,7 +70,9 @@ def fit(model: nn.Module, batches: Iterator[Any], steps: int, lr: float,
             loss.backward()
             opt.step()
             losses.append(loss.item())
-            if step % 25 == 0:
+            if report is not None:
+                report(step + 1, steps, desc)
+            elif step % 25 == 0:
                 bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     finally:
         bar.close()

@@ -83,13 +83,13 @@ def _run(demo: Demo, seed: int, steps: int, progress: bool) -> DemoResult:
 
 DEMO = Demo(
     key="msf",
-    task_zh="四个噪声输入，只有 x2 带有类别信息（横条纹或竖条纹）。同一任务训练两次：note 的 softmax(sigmoid) "
+    task_zh="四个噪声输入，只有 x2 带有类别信息（横条纹或竖条纹）。同一任务训练两次：笔记的 softmax(sigmoid) "
             "与去掉 sigmoid 的 plain softmax。",
     task_en="Four noise inputs; only x2 carries the class (horizontal or vertical stripes). The same task is "
             "trained twice: the note's softmax over sigmoid, and plain softmax without the sigmoid.",
     metric="w_informative", threshold=0.38,
     checks=(Check("w_informative", 0.38), Check("w_informative_softmax", 0.7)),
-    before_zh="训练前四个权重都 ≈ 0.25。note 的写法上限是 e/(e+3) ≈ 0.475。",
+    before_zh="训练前四个权重都 ≈ 0.25。笔记的写法上限是 e/(e+3) ≈ 0.475。",
     before_en="Before training all four weights are ~0.25. The note's version is capped at e/(e+3) ~ 0.475.",
     steps=400, lr=1e-2, batch_size=32, eval_size=256,
     make_model=model_maker(MSFNet), make_batch=stripe_inputs, loss=_loss, readout=_readout, runner=_run)

@@ -106,7 +106,7 @@ DEMO = Demo(
             "every query has to find the marker.",
     metric="marker_mass", threshold=0.4,
     checks=(Check("marker_mass", 0.4),),
-    before_zh="训练前注意力近似均匀：标记所在格子的质量 ≈ 格子占比（sr=2 时约 0.03）。",
+    before_zh="训练前注意力近似均匀：标记所在格子分到的注意力 ≈ 这个格子的占比（sr=2 时约 0.03）。",
     before_en="Before training attention is ~uniform: the marker cell's mass ~ its share of cells (~0.03 at "
               "sr_ratio 2).",
     steps=300, lr=6e-3, batch_size=16, eval_size=64,
@@ -162,7 +162,7 @@ class OSRASweep:
                 ("attn_mib_64", "64×64 输入、2 头的注意力 MiB / attn MiB, 64x64 input, 2 heads"),
                 ("mflops", "MFLOPs (16×16)"),
                 ("seconds", "训练秒数 train s"), ("ms_per_step", "毫秒/步 ms/step"), ("accuracy", "准确率 accuracy"),
-                ("marker_mass", "标记质量 marker mass"), ("uniform_mass", "均匀基线 uniform")]
+                ("marker_mass", "标记占比 marker mass"), ("uniform_mass", "均匀基线 uniform")]
         out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for _, c in cols) + "</tr></thead><tbody>"]
         for row in self._filled():
             cells = [("-" if row[k] != row[k] else f"{row[k]:.3g}") if isinstance(row[k], float)

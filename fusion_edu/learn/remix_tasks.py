@@ -1,15 +1,19 @@
 """Guided remix tasks (增删改查) with checks, for the remix lab notebook (08).
 
-Each ``check_*`` function looks at what the student built (a module, a recipe or a builder),
-runs it, and answers with a `Feedback` in Chinese and English: what is already right, and
-where to look when something is missing, without writing the answer down. ``task(n).reveal()``
-gives a solution and the reason.
+The tasks follow the course's one exercise pattern: ``ex = task(n)`` shows the task (in the course
+language, the other folded), ``ex.check(answer)`` runs what the student built (a module, a recipe
+or a builder) and answers with a `Feedback`: what is already right, and where to look when
+something is missing, without writing the answer down. ``ex.check(None)`` says "not answered yet";
+``ex.reveal()`` gives a solution and the reason, only when asked. The ``check_*`` functions are the
+judges, also usable on their own.
 
 * 1 增 `check_add_skip`: a skip connection around an MSF-based composite.
 * 2 删 `check_drop_sigmoid`: MSF without the sigmoid before its softmax.
-* 3 改 `check_swaps`: SAFM with average pooling and MFE with depthwise-separable convs.
+* 3 改 `check_swaps`: SAFM with average pooling and MFE with depthwise-separable convs (the
+  task's answer is the pair ``(safm, mfe)``).
 * 4 查 `check_look_up`: how MSAA, the CBAM variant, standard CBAM and MSF wire their gates.
-* 5 `check_own_block`: a new block built from at least two catalog blocks.
+* 5 造 `check_own_block`: a new block built from at least two catalog blocks, other than the lab's
+  own examples (`lab_example`).
 
 `preference_inputs` and `confident_msf` build the example of task 2: four inputs where each
 channel prefers one of them, and SE convs that act as amplifiers (as if training had taught
@@ -17,10 +21,9 @@ them to trust that input), so the two weightings can be compared on the same log
 
 Example:
     >>> from fusion_edu.blocks import MSFBlock
-    >>> check_drop_sigmoid(MSFBlock(8)).correct
-    False
-    >>> check_drop_sigmoid(MSFBlock(8, weighting="softmax")).correct
-    True
+    >>> ex = task(2)
+    >>> ex.check(None).answered, ex.check(MSFBlock(8)).correct, ex.check(MSFBlock(8, weighting="softmax")).correct
+    (False, False, True)
 """
 
 from __future__ import annotations
@@ -34,15 +37,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..blocks import BLOCKS, NOTE_BOUNDS, SAFM, MFEBlock, MSFBlock
+from ..blocks import BLOCKS, NOTE_BOUNDS, SAFM, MFEBlock, MSFBlock, OSRAttention
 from ..errors import message, value_error
-from ..remix import MSFCoord, Residual, as_recipe, count, param_diff, ports
+from ..lang import fold, pick
+from ..remix import CBAMChannelOnly, MSFCoord, Parallel, Residual, Series, as_recipe, count, param_diff, ports
 from ..trace import trace
-from .feedback import Feedback, Reveal
+from .feedback import NOT_ANSWERED, CodeExercise, Feedback
 
 __all__ = ["Task", "TASKS", "task", "check_add_skip", "check_drop_sigmoid", "check_swaps", "check_look_up",
-           "check_own_block", "preference_inputs", "confident_msf", "CONNECTIONS", "ORDERS", "COMBINES",
-           "NOTE_BOUNDS"]
+           "check_own_block", "lab_example", "LAB_EXAMPLES", "preference_inputs", "confident_msf", "CONNECTIONS",
+           "ORDERS", "COMBINES", "NOTE_BOUNDS"]
 
 _SES = ("SE1", "SE2", "SE3", "SE4")
 
@@ -60,8 +64,7 @@ def _build(item: Any, C: int, H: int, W: int) -> nn.Module:
 
 def _try_build(item: Any, C: int, H: int, W: int) -> tuple[nn.Module | None, Feedback | None]:
     if item is None:
-        return None, _no("还没有答案：把你的模块赋给变量后再检查。",
-                         "No answer yet: assign your module to the variable, then check again.")
+        return None, NOT_ANSWERED
     try:
         return _build(item, C, H, W), None
     except (ValueError, TypeError) as e:
@@ -200,7 +203,7 @@ def check_drop_sigmoid(block: Any, *, C: int = 8) -> Feedback:
                    f"With the same scores, each channel's preferred input gets only {top:.3f}, still inside "
                    f"({low:.3f}, {high:.3f}): the squashing step before the softmax is still there. Look at "
                    "MSFBlock's arguments with show.doc(MSFBlock).")
-    return Feedback(True, f"删掉了：同样的打分下，偏好的输入拿到 {top:.3f} 的权重，超过了 note 的上限 "
+    return Feedback(True, f"删掉了：同样的打分下，偏好的输入拿到 {top:.3f} 的权重，超过了笔记写法的上限 "
                     f"{high:.3f}。softmax 现在可以几乎只选一个输入；参数量不变（sigmoid 没有参数）。",
                     f"Deleted: with the same scores the preferred input gets {top:.3f}, above the note's ceiling "
                     f"{high:.3f}. The softmax can now pick (almost) one input; the parameter count is unchanged "
@@ -232,7 +235,7 @@ def check_swaps(safm: Any, mfe: Any, *, C: int = 32) -> Feedback:
                    f"{type(second).__name__}.")
     hints_zh, hints_en = [], []
     if first.pool != "avg":
-        hints_zh.append("SAFM 的粗尺度仍用最大池化（note 的写法）：换成取平均的那一种，用 show.doc(SAFM) 找开关。")
+        hints_zh.append("SAFM 的粗尺度仍用最大池化（笔记的写法）：换成取平均的那一种，用 show.doc(SAFM) 找开关。")
         hints_en.append("SAFM's coarse levels still use max pooling (the note's): switch to the one that averages; "
                         "find the switch with show.doc(SAFM).")
     conv = getattr(second, "conv", "dilated")
@@ -242,7 +245,7 @@ def check_swaps(safm: Any, mfe: Any, *, C: int = 32) -> Feedback:
         hints_en.append("MFE now has plain 3x3 convs: still 9*C*C weights per conv, and a smaller receptive field. "
                         "The task wants the conv split into a per-channel 3x3 plus a 1x1 that mixes channels.")
     elif conv != "depthwise":
-        hints_zh.append("MFE 的分支卷积还是 note 的空洞卷积：看看 MFEVariant 的 conv 选项。")
+        hints_zh.append("MFE 的分支卷积还是笔记里的空洞卷积：看看 MFEVariant 的 conv 选项。")
         hints_en.append("MFE's branch convs are still the note's dilated ones: look at MFEVariant's conv options.")
     if second.weighting != "sigmoid_softmax":
         hints_zh.append("你还改了 MFE 的尺度权重：一次只改一处，比较才说明问题。")
@@ -315,6 +318,8 @@ def check_look_up(answers: dict[str, tuple[str, str]]) -> Feedback:
         answers: ``{"msaa": (order, combine), "cbam_joint": ..., "cbam_standard": ..., "msf": ...}``
             with order in `ORDERS` and combine in `COMBINES`.
     """
+    if answers is None:
+        return NOT_ANSWERED
     if not isinstance(answers, dict):
         return _no("请用字典回答，例如 {'msaa': (顺序, 合并方式), ...}。",
                    "Answer with a dict, e.g. {'msaa': (order, combine), ...}.")
@@ -330,8 +335,8 @@ def check_look_up(answers: dict[str, tuple[str, str]]) -> Feedback:
                    f"{list(ORDERS)} and combine in {list(COMBINES)}.")
     wrong = [k for k, c in CONNECTIONS.items() if tuple(answers[k]) != (c.order, c.combine)]
     if not wrong:
-        return Feedback(True, "四个都对。运行 task(4).reveal() 看完整的对照表（每个门读的是什么）。",
-                        "All four right. Run task(4).reveal() for the full table (what each gate reads).")
+        return Feedback(True, "四个都对。想看每个门读的是什么，运行 ex.reveal()。",
+                        "All four right. Run ex.reveal() for what each gate reads.")
     right = len(CONNECTIONS) - len(wrong)
     zh = [f"{right}/{len(CONNECTIONS)} 个对了。"] + [f"{k}：{CONNECTIONS[k].hint_zh}" for k in wrong]
     en = [f"{right}/{len(CONNECTIONS)} right."] + [f"{k}: {CONNECTIONS[k].hint_en}" for k in wrong]
@@ -366,8 +371,39 @@ def _catalog_parts(module: nn.Module) -> list[str]:
     return found
 
 
+def lab_example(C: int, fuse: str = "gated") -> nn.Module:
+    """The remix lab's worked example for task 5: SAFM and OSRA in parallel, fused, with a skip around them.
+
+    Shape:
+        x: (B, C, H, W), C % 8 == 0 (OSRA's 8 heads), H, W >= 8 (SAFM's 4 levels)
+        out: (B, C, H, W)
+    """
+    return Residual(Parallel(SAFM(C), OSRAttention(C), fuse=fuse))
+
+
+def _msf_mix(C: int) -> nn.Module:
+    return Parallel(SAFM(C), MFEBlock(C, [2, 4, 8]), fuse="msf")
+
+
+LAB_EXAMPLES: dict[str, Callable[[int], nn.Module]] = {
+    "msf_mix": _msf_mix,
+    "with_gate": lambda C: Series(_msf_mix(C), CBAMChannelOnly(C, reduction=4)),
+    "Residual(msf_mix)": lambda C: Residual(_msf_mix(C)),
+    "example_block": lab_example,
+}
+"""Builders of the composites the lab itself shows (task 5 asks for a block other than these)."""
+
+
+def _structure(module: nn.Module) -> tuple[str, ...]:
+    """The module tree as class names in order: equal for two blocks wired the same way from the same parts."""
+    return tuple(type(m).__name__ for m in module.modules())
+
+
 def check_own_block(block: Any, *, C: int = 16, H: int = 32, W: int = 32) -> Feedback:
     """Task 5: a new one-input block made of at least two catalog blocks that keeps the input's shape.
+
+    A block wired exactly like one of `LAB_EXAMPLES` (the same parts in the same places) is not new:
+    the feedback asks for a change of part, fusion or wiring.
 
     Args:
         block: A builder ``lambda C: ...`` (preferred: it can be rebuilt at any C) or a built module.
@@ -379,6 +415,12 @@ def check_own_block(block: Any, *, C: int = 16, H: int = 32, W: int = 32) -> Fee
     module, problem = _try_build(block, C, H, W)
     if problem is not None:
         return problem
+    seen = next((name for name, build in LAB_EXAMPLES.items() if _structure(build(C)) == _structure(module)), None)
+    if seen is not None:
+        return _no(f"这个组合和笔记本里的例子 {seen} 接法完全相同。换掉至少一个部件、融合方式或连接方式，"
+                   "做一个你自己的。",
+                   f"This is wired exactly like the lab's example {seen}. Change at least one part, the fusion or "
+                   "the wiring, and make it your own.")
     parts = _catalog_parts(module)
     if len(parts) < 2:
         return _no(f"你的模块里只找到这些目录模块：{parts or '无'}。至少用两个（例如一个做分支，一个做融合）。",
@@ -414,31 +456,44 @@ def check_own_block(block: Any, *, C: int = 16, H: int = 32, W: int = 32) -> Fee
 
 # --------------------------------------------------------------------------- the task list
 
-@dataclass(frozen=True)
-class Task:
-    """One guided task: the instructions, its check, and a solution for ``reveal()``."""
+class Task(CodeExercise):
+    """One guided task: a `CodeExercise` with its verb (增 删 改 查 造).
 
-    n: int
-    verb_zh: str
-    verb_en: str
-    zh: str
-    en: str
-    check: Callable[..., Feedback]
-    answer: str
-    explain_zh: str
-    explain_en: str
+    ``check(answer)`` runs the task's judge on what the student built (None: not answered yet; an
+    error raised by the student's code becomes feedback); ``reveal()`` gives a solution and why.
 
-    def reveal(self) -> Reveal:
-        """A solution (code) and why it works."""
-        return Reveal(self.answer, self.explain_zh, self.explain_en)
+    Args:
+        n: The task's number (1-5).
+        verb_zh, verb_en: 增 add, 删 delete, 改 modify, 查 look up, 造 build.
+        zh, en: The task.
+        judge: The check, called with the answer.
+        solution: Code of one solution (shown by `reveal`).
+        explain_zh, explain_en: Why it works.
+    """
+
+    def __init__(self, n: int, verb_zh: str, verb_en: str, zh: str, en: str, judge: Callable[[Any], Feedback],
+                 solution: str, explain_zh: str, explain_en: str):
+        super().__init__("remix", zh, en, judge, solution, explain_zh, explain_en)
+        self.n, self.verb_zh, self.verb_en = n, verb_zh, verb_en
+
+    def __repr__(self) -> str:
+        return f"<Task {self.n} {self.verb_en}>"
 
     def __str__(self) -> str:
-        return f"Task {self.n} · {self.verb_zh} {self.verb_en}\n{self.zh}\n{self.en}"
+        return f"{pick('任务', 'Task')} {self.n} · {pick(self.verb_zh, self.verb_en)}\n{self.prompt()}"
 
     def _repr_html_(self) -> str:
-        return (f"<div style='border-left:4px solid #4C72B0;padding:4px 10px'><b>任务 Task {self.n} · "
-                f"{html.escape(self.verb_zh)} {html.escape(self.verb_en)}</b><br>{html.escape(self.zh)}<br>"
-                f"{html.escape(self.en)}<br><code>{self.check.__name__}(...)</code></div>")
+        head = f"{pick('任务', 'Task')} {self.n} · {html.escape(pick(self.verb_zh, self.verb_en))}"
+        return (f"<div style='border-left:4px solid #4C72B0;padding:4px 10px'><b>{head}</b>"
+                + fold(f"<p>{html.escape(self.zh)}</p>", f"<p>{html.escape(self.en)}</p>") + "</div>")
+
+
+def _check_swap_pair(answer: Any) -> Feedback:
+    """Task 3's answer is a pair: (your SAFM, your MFE)."""
+    if not (isinstance(answer, (tuple, list)) and len(answer) == 2):
+        return _no("请回答一对模块：answer = (你的 SAFM, 你的 MFE)。",
+                   "Answer with a pair of modules: answer = (your SAFM, your MFE).")
+    return check_swaps(*answer)
 
 
 TASKS: dict[int, Task] = {
@@ -463,11 +518,11 @@ TASKS: dict[int, Task] = {
             "most e/(e+3) ~ 0.475, at least 1/(1+3e) ~ 0.109. Without it the scores are free and the softmax can "
             "get close to one-hot (as in SK-Net)."),
     3: Task(3, "改", "modify",
-            "把 SAFM 的最大池化换成平均池化，把 MFE 分支里的卷积换成深度可分离卷积；"
-            "再用 compare 和 param_diff 看代价。",
-            "Swap SAFM's max pooling for average pooling, and MFE's branch convs for depthwise-separable ones; then "
-            "measure the cost with compare and param_diff.",
-            check_swaps, 'SAFM(C, pool="avg"), MFEVariant(C, [2, 4, 8], conv="depthwise")',
+            "把 SAFM 的最大池化换成平均池化，把 MFE 分支里的卷积换成深度可分离卷积（C = 32）。"
+            "答案是一对模块：answer = (你的 SAFM, 你的 MFE)。",
+            "Swap SAFM's max pooling for average pooling, and MFE's branch convs for depthwise-separable ones "
+            "(C = 32). The answer is a pair of modules: answer = (your SAFM, your MFE).",
+            _check_swap_pair, '(SAFM(32, pool="avg"), MFEVariant(32, [2, 4, 8], conv="depthwise"))',
             "池化没有参数，也不算 FLOPs（只计卷积和矩阵乘），所以 SAFM 的代价不变，变的是粗尺度特征的内容（平均更平滑，"
             "最大更突出尖峰）。MFE 的 layer2..4 每个 9·C·C 的卷积变成 9·C + C·C：C=32 时每个分支少 7,904 个参数。",
             "Pooling has no parameters and counts no FLOPs (only convs and matmuls are counted), so SAFM's cost stays "
@@ -475,12 +530,14 @@ TASKS: dict[int, Task] = {
             "In MFE each 9*C*C conv of layer2..4 becomes 9*C + C*C: 7,904 fewer parameters per branch at C=32."),
     4: Task(4, "查", "look up",
             "看 MSAA、CBAM 变体、标准 CBAM 和 MSF 的图：通道路径和空间路径是先后（sequential）、并行（parallel），"
-            "还是只有通道（channel only）？两路怎么合并？",
+            "还是只有通道（channel only）？两路怎么合并？答案写成字典 {'msaa': (顺序, 合并方式), ...}，"
+            "顺序取 ORDERS，合并方式取 COMBINES。",
             "Look at the graphs of MSAA, the CBAM variant, standard CBAM and MSF: are the channel and spatial paths "
-            "sequential, parallel, or is there a channel path only? How are the paths combined?",
+            "sequential, parallel, or is there a channel path only? How are the paths combined? Answer with a dict "
+            "{'msaa': (order, combine), ...}, order from ORDERS, combine from COMBINES.",
             check_look_up,
-            "msaa: (parallel, add); cbam_joint: (parallel, two outputs); cbam_standard: (sequential, multiply); "
-            "msf: (channel only, weighted sum)",
+            "{'msaa': ('parallel', 'add'),\n 'cbam_joint': ('parallel', 'two outputs'),\n"
+            " 'cbam_standard': ('sequential', 'multiply'),\n 'msf': ('channel only', 'weighted sum')}",
             "MSAA 的通道门读 F，空间门读 F 经 3/5/7 卷积后的 S（不是 Fc），Fc + Fs 相加后 up；"
             "CBAM 变体的两个门都乘在 x 上，返回两个张量由调用者合并（它的联合 MLP 让两个门的打分互相影响）；"
             "标准 CBAM 先通道后空间，空间门读的是 x ⊙ Mc；MSF 每个输入每个通道一个权重，没有空间门，输出是加权和。",
@@ -490,16 +547,17 @@ TASKS: dict[int, Task] = {
             "channel first, then space, and its spatial gate reads x * Mc; MSF has one weight per input and channel, "
             "no spatial gate, and outputs the weighted sum."),
     5: Task(5, "造", "build",
-            "用至少两个目录里的模块拼一个新模块：一个输入、输出形状不变。"
+            "用至少两个目录里的模块拼一个你自己的新模块（不同于本笔记本里的例子）：一个输入、输出形状不变。"
             "写成 builder（lambda C: ...），就能在任意尺寸下追踪、比较和画图。",
-            "Build a new block from at least two catalog blocks: one input, output shape unchanged. Write it as a "
-            "builder (lambda C: ...) so it can be traced, compared and drawn at any size.",
-            check_own_block, 'lambda C: Residual(Parallel(SAFM(C), OSRAttention(C), fuse="gated"))',
-            "SAFM 看局部多尺度，OSRA 看全局（缩减后的键值），门控融合逐像素逐通道在两者之间选择，残差保留输入。"
-            "这只是一个例子：任何能通过检查的组合都可以。",
-            "SAFM looks at local multi-scale structure, OSRA at global context (over reduced keys and values), the "
-            "gated fusion picks between them per pixel and channel, and the residual keeps the input. This is one "
-            "example: any combination that passes the check will do."),
+            "Build a new block of your own from at least two catalog blocks (other than this notebook's examples): "
+            "one input, output shape unchanged. Write it as a builder (lambda C: ...) so it can be traced, compared "
+            "and drawn at any size.",
+            check_own_block, "lambda C: Residual(Series(SAFM(C), OSRAttention(C)))",
+            "串联：先用 SAFM 做局部、多尺度的调制，再让 OSRA 在调制后的特征上做全局注意力（键值先缩小），"
+            "外面一条跳连保留输入。这只是一种解法：任何能通过检查的组合都可以。",
+            "In series: SAFM first modulates locally at several scales, then OSRA attends globally over the "
+            "modulated features (keys and values shrunk first), and a skip around both keeps the input. This is one "
+            "solution: any combination that passes the check will do."),
 }
 
 

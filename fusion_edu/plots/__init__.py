@@ -27,12 +27,20 @@ from . import style
 from .fusion import fusion_panels, gate_channel_maps, gate_histogram, gate_mean_map
 from .gates import cbam_basis_maps, channel_gate_bars, kernel_responses, spatial_gate_map
 from .osra import query_attention, reduction_plot
-from .safm import modulation_histogram, modulation_map, safm_level_maps, safm_modulation
+from .safm import (
+    line_response,
+    modulation_histogram,
+    modulation_map,
+    safm_aliasing,
+    safm_level_maps,
+    safm_modulation,
+)
 from .scales import branch_maps, erf_maps, msf_weight_limits, scale_weight_bars, scale_weight_heatmap, scale_weights
 from .style import GELU_MIN, MSF_BOUNDS
 
 __all__ = ["style", "MSF_BOUNDS", "GELU_MIN", "gate_mean_map", "gate_channel_maps", "gate_histogram",
            "fusion_panels", "scale_weight_heatmap", "scale_weight_bars", "scale_weights", "msf_weight_limits",
            "branch_maps", "erf_maps", "safm_level_maps", "modulation_map", "modulation_histogram", "safm_modulation",
+           "safm_aliasing", "line_response",
            "query_attention", "reduction_plot", "channel_gate_bars", "spatial_gate_map", "kernel_responses",
            "cbam_basis_maps"]

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from torch import Tensor
 
+from ..blocks.safm import SAFM
 from ..errors import value_error
+from ..trace import trace
 from . import style
 from .inputs import channel_mean, checked
 from .style import GELU_MIN, label
 
-__all__ = ["safm_level_maps", "modulation_map", "modulation_histogram", "safm_modulation"]
+__all__ = ["safm_level_maps", "modulation_map", "modulation_histogram", "safm_modulation", "line_response",
+           "safm_aliasing"]
 
 
 @style.styled
@@ -104,4 +110,65 @@ def safm_modulation(modulation: Tensor | np.ndarray, *, fig: Figure | SubFigure 
     ax_map, ax_hist = fig.subplots(1, 2, width_ratios=[1, 1.2])
     modulation_map(modulation, ax=ax_map)
     modulation_histogram(modulation, ax=ax_hist)
+    return fig
+
+
+def line_response(size: int, level: int = 2, n_levels: int = 4) -> Tensor:
+    """What SAFM's pooling and nearest upsampling alone make of a 1-px vertical line at each column.
+
+    A SAFM(n_levels, n_levels) (one channel per level) with every depthwise conv set to the identity
+    (centre tap 1) gets, as batch item j, a vertical line at column j; the answer is row 0 of level
+    `level` after upsampling. With `size` divisible by 2**level each line lights exactly its own
+    2**level-px block; otherwise the adaptive pool's windows are uneven and overlap, and some lines
+    light two blocks.
+
+    Shape:
+        out: (size, size): row j = the line at column j, column = output pixel
+    """
+    if not 0 < level < n_levels:
+        raise value_error("line_response", "level must be a pooled level, 1..n_levels-1",
+                          {"level": level, "n_levels": n_levels}, "Level 0 is not pooled; try level=2.",
+                          zh="level 必须是被池化的层：1..n_levels-1", zh_hint="第 0 层不池化；可试 level=2。")
+    block = SAFM(n_levels, n_levels).eval()
+    with torch.no_grad():
+        for conv in block.mfr:
+            conv.weight.zero_()
+            conv.weight[:, :, 1, 1] = 1.0
+            conv.bias.zero_()
+        lines = torch.zeros(size, n_levels, size, size)
+        lines[torch.arange(size), :, :, torch.arange(size)] = 1.0
+        levels = trace(block, lines, keep=True).tensors["levels"]
+    return levels[:, level, 0, :]
+
+
+@style.styled
+def safm_aliasing(sizes: Sequence[int] = (32, 30), *, level: int = 2, n_levels: int = 4,
+                  fig: Figure | SubFigure | None = None) -> Figure | SubFigure:
+    """A 1-px line moved across SAFM's pooled level `level`: clean blocks when H is divisible by 2**level, aliasing
+    when it is not.
+
+    One panel per size shows `line_response` (dark = the output pixel the line reaches; an arrow marks
+    each line that lights two blocks); the last panel counts the pixels each line reaches: 2**level
+    everywhere for a divisible size, jumping where the adaptive pool's windows overlap for the others.
+    """
+    fig = style.new_figure(fig, 3.6 * len(sizes) + 4.2, 3.6)
+    axes = fig.subplots(1, len(sizes) + 1, width_ratios=[1] * len(sizes) + [1.25])
+    colours = ("tab:blue", "tab:red", "tab:green", "tab:purple")
+    for ax, side, colour in zip(axes, sizes, colours):
+        reached = line_response(side, level, n_levels).numpy()
+        ax.imshow(reached > 0, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        widest = -(-side // (side // 2**level))  # the widest upsampled block
+        twice = np.flatnonzero((reached > 0).sum(axis=1) > widest)  # lines that light two blocks
+        ax.plot(np.full(len(twice), -1.2), twice, ">", color=colour, markersize=4, clip_on=False)
+        ax.set_xlim(-1.8, side - 0.5)
+        style.decorate(ax, label(f"H = W = {side}：尺度 {level} 池化到 {side // 2**level}",
+                                 f"H = W = {side}: scale {level} pooled to {side // 2**level}"),
+                       xlabel=label("输出像素的位置", "output pixel"), ylabel=label("线的位置", "column of the line"))
+        axes[-1].step(range(side), (reached > 0).sum(axis=1), where="mid", color=colour, label=f"H = W = {side}")
+    axes[-1].set_ylim(0, 2.6 * 2**level)
+    style.legend(axes[-1], loc="upper right")
+    style.decorate(axes[-1], label("线所到的像素个数", "pixels one line reaches"),
+                   xlabel=label("线的位置", "column of the line"), ylabel=label("像素个数", "pixels"))
+    style.suptitle(fig, label(f"1 像素宽的线在尺度 {level}：池化到 1/{2**level} 后放大",
+                              f"A 1-px line through scale {level}: pooled to 1/{2**level}, then upsampled (nearest)"))
     return fig

@@ -123,8 +123,8 @@ def msf_weight_limits(*, ax: Axes | None = None, margin: float = 8.0) -> Axes:
     m = np.linspace(0, margin, 200)
     sig = 1 / (1 + np.exp(-m))
     curves = (
-        (label("胜者（note：softmax(sigmoid)）", "winner (note: softmax(sigmoid))"),
-         label("每个落败者（note：softmax(sigmoid)）", "each loser (note: softmax(sigmoid))"),
+        (label("胜者（笔记：softmax(sigmoid)）", "winner (note: softmax(sigmoid))"),
+         label("每个落败者（笔记：softmax(sigmoid)）", "each loser (note: softmax(sigmoid))"),
          np.e**sig, np.e ** (1 - sig)),
         (label("胜者（plain softmax）", "winner (plain softmax)"),
          label("每个落败者（plain softmax）", "each loser (plain softmax)"), np.exp(m), np.exp(-m)),

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 
 import matplotlib
 import matplotlib.pyplot as plt
+import matplotlib.text
 import numpy as np
 from matplotlib import colors, font_manager
 from matplotlib.axes import Axes
@@ -173,15 +174,21 @@ def _families() -> list[str]:
     return families if cjk in families else [*families, cjk]
 
 
-def context() -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def context() -> Iterator[None]:
     """``matplotlib.rc_context`` with the CJK-capable font family and the scaled sizes, for drawing a figure.
 
     Text keeps the family it was created with, so a figure built inside draws Chinese afterwards too.
+    The interactive mode a backend switches on while drawing (JupyterLab's inline backend does, at the
+    first figure of a kernel) is kept afterwards, so later figures show as well.
     """
-    return matplotlib.rc_context({
-        "font.family": _families(), "font.size": size("label"), "axes.titlesize": size("title"),
-        "axes.labelsize": size("label"), "xtick.labelsize": size("tick"), "ytick.labelsize": size("tick"),
-        "legend.fontsize": size("legend"), "figure.titlesize": size("suptitle")})
+    with matplotlib.rc_context({
+            "font.family": _families(), "font.size": size("label"), "axes.titlesize": size("title"),
+            "axes.labelsize": size("label"), "xtick.labelsize": size("tick"), "ytick.labelsize": size("tick"),
+            "legend.fontsize": size("legend"), "figure.titlesize": size("suptitle")}):
+        yield
+        interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
 FigureFunction = TypeVar("FigureFunction", bound=Callable[..., Any])
@@ -193,6 +200,7 @@ def styled(func: FigureFunction) -> FigureFunction:
     def draw(*args: Any, lang: str | None = None, **kwargs: Any) -> Any:
         with language(lang), context():
             drawn = func(*args, **kwargs)
+            _chinese_in_cjk_font(drawn)
             _fit_titles(drawn)
             return drawn
 
@@ -312,6 +320,17 @@ def title(ax: Axes, text: str) -> None:
     if text:
         ax.set_title(wrap(text, _width(ax), size("title")), fontsize=size("title"))
         _TITLES[ax] = (text, size("title"))
+
+
+def _chinese_in_cjk_font(drawn: Any) -> None:
+    """Every text with Chinese in it gets the CJK-capable family, also on axes made before the figure function
+    ran (their title and label texts were created with the family of that moment)."""
+    root = _root(drawn)
+    if root is None:
+        return
+    for text in root.findobj(matplotlib.text.Text):
+        if any(_wide(char) for char in text.get_text()):
+            text.set_fontfamily(_families())
 
 
 def _root(drawn: Any) -> Figure | None:

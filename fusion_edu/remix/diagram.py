@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import value_error
+from ..lang import pick
 from .recipe import as_recipe
 
 __all__ = ["draw", "export_diagram", "DiagramFiles", "FORMATS"]
@@ -59,9 +60,11 @@ class DiagramFiles(list):
 
         names = ", ".join(p.name for p in self) or "-"
         skipped = [f.upper() for f in self.skipped]
-        line = (f"未找到 Graphviz 的 dot 程序：已写出 {names}，未生成 {'、'.join(skipped)}，下面改为显示形状追踪表 / "
-                f"Graphviz `dot` was not found: wrote {names}, skipped {', '.join(skipped)}; the shape trace is shown "
-                f"instead. Install: {INSTALL_HINT}")
+        line = pick(f"未找到 Graphviz 的 dot 程序：已写出 {names}，未生成 {'、'.join(skipped)}，"
+                    "下面改为显示形状追踪表。"
+                    f"安装：{INSTALL_HINT}",
+                    f"Graphviz `dot` was not found: wrote {names}, skipped {', '.join(skipped)}; the shape trace is "
+                    f"shown instead. Install: {INSTALL_HINT}")
         return self.graph.html(missing=line if self.skipped else None)
 
     def __repr__(self) -> str:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import message, value_error
-from ..lang import resolve
+from ..lang import pick, resolve
 from ..render import Rendered, failed, render_module
 from ..shapeonly import ShapeOnlyMode
 from .recipe import Recipe, as_recipe, trace_name
@@ -73,7 +73,7 @@ class ParamDiff:
         tops = list(dict.fromkeys(path.split(".")[0] for path, *_ in self.rows))
         return ", ".join(tops[:6]) + (" ..." if len(tops) > 6 else "")
 
-    def summary(self, lang: str = "en") -> str:
+    def summary(self, lang: str | None = None) -> str:
         """One line: totals, the change and the top-level parts it touches, in 'en', 'zh' or 'both'."""
         pct = f"{self.delta / self.base_total * 100:+.1f}%" if self.base_total else "n/a"
         changed = self._changed()
@@ -82,10 +82,11 @@ class ParamDiff:
         zh = (f"{self.variant_name} 相对 {self.base_name}：参数 {self.base_total:,} → {self.variant_total:,}"
               f"（{self.delta:+,}，{pct}）"
               + (f"；变化的部分：{changed}。" if changed else "；各模块参数量都没有变化。"))
-        return {"en": en, "zh": zh}.get(lang, f"{zh}\n{en}")
+        return pick(zh, en, lang, "\n")
 
     def to_text(self) -> str:
-        lines = [self.summary("both"), f"{'module':32s} {'base':>10s} {'variant':>10s} {'delta':>10s}"]
+        heads = [pick(zh, en) for zh, en in (("模块", "module"), ("基线", "base"), ("变体", "variant"))]
+        lines = [self.summary(), f"{heads[0]:32s} {heads[1]:>10s} {heads[2]:>10s} {'delta':>10s}"]
         for path, b, v, d in self.rows:
             lines.append(f"{path:32s} {b:>10,} {v:>10,} {d:>+10,}")
         return "\n".join(lines)
@@ -94,11 +95,12 @@ class ParamDiff:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th style='text-align:{a}'>{t}</th>" for t, a in (
-            ("模块 module", "left"), ("基线 base", "right"), ("变体 variant", "right"), ("Δ", "right")))
+            (pick("模块", "module"), "left"), (pick("基线", "base"), "right"), (pick("变体", "variant"), "right"),
+            ("Δ", "right")))
         body = "".join(f"<tr><td style='text-align:left'><code>{html.escape(p)}</code></td>"
                        f"<td style='text-align:right'>{b:,}</td><td style='text-align:right'>{v:,}</td>"
                        f"<td style='text-align:right'><b>{d:+,}</b></td></tr>" for p, b, v, d in self.rows)
-        summary = "<br>".join(html.escape(s) for s in self.summary("both").split("\n"))
+        summary = "<br>".join(html.escape(s) for s in self.summary().split("\n"))
         return f"<div class='fusion-edu-paramdiff'>{summary}<table><thead><tr>{head}</tr></thead>" \
                f"<tbody>{body}</tbody></table></div>"
 
@@ -182,17 +184,21 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        cols = ["项目 item", "说明 (zh)", "description (en)", "参数 params", "×", "MFLOPs", "×", "CPU ms",
-                "输出 output"]
+        lang = resolve(None)
+        texts = {"zh": [pick("说明", "description", "zh")], "en": ["description"]}.get(lang, ["说明", "description"])
+        cols = [pick("项目", "item"), *texts, pick("参数", "params"), "×", "MFLOPs", "×", pick("CPU 毫秒", "CPU ms"),
+                pick("输出", "output")]
         out = ["<div class='fusion-edu-compare'>", esc(", ".join(f"{k}={v}" for k, v in self.dims.items())),
-               " · 比值相对第一行 / ratios against the first row<table><thead><tr>"
+               " · " + pick("比值相对第一行", "ratios against the first row") + "<table><thead><tr>"
                + "".join(f"<th>{c}</th>" for c in cols) + "</tr></thead><tbody>"]
         for r in self.rows:
             if r["error"]:
-                out.append(f"<tr><td><code>{esc(r['name'])}</code></td><td colspan='8' style='color:#b71c1c'>"
+                out.append(f"<tr><td><code>{esc(r['name'])}</code></td><td colspan='{len(cols) - 1}' "
+                           "style='color:#b71c1c'>"
                            f"{esc(r['error'])}</td></tr>")
                 continue
-            cells = [f"<code>{esc(r['name'])}</code>", esc(r["zh"]), esc(r["en"]), f"{r['params']:,}",
+            described = {"zh": [r["zh"]], "en": [r["en"]]}.get(lang, [r["zh"], r["en"]])
+            cells = [f"<code>{esc(r['name'])}</code>", *(esc(t) for t in described), f"{r['params']:,}",
                      self._ratio(r, "params"), f"{r['flops'] / 1e6:,.2f}", self._ratio(r, "flops"),
                      f"{r['latency_ms']:.2f}", f"<code>{esc(str(r['output']))}</code>"]
             out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

@@ -134,15 +134,15 @@ SWAPS: dict[str, dict[str, tuple[str, ...]]] = {
     "cbam_joint": {"gates": ("channel+spatial", "channel")},
 }
 _SWAP_TEXT = {
-    ("weighting", "sigmoid_softmax"): ("尺度权重：softmax(sigmoid)（note）",
+    ("weighting", "sigmoid_softmax"): ("尺度权重：softmax(sigmoid)（笔记）",
                                        "scale weights: softmax over sigmoid (note)"),
     ("weighting", "softmax"): ("尺度权重：直接 softmax", "scale weights: plain softmax"),
     ("weighting", "coord"): ("尺度权重：坐标注意力（沿 H、W 变化）",
                              "scale weights: coordinate attention (vary along H, W)"),
-    ("conv", "dilated"): ("分支卷积：空洞卷积（note）", "branch convs: dilated (note)"),
+    ("conv", "dilated"): ("分支卷积：空洞卷积（笔记）", "branch convs: dilated (note)"),
     ("conv", "standard"): ("分支卷积：普通 3×3", "branch convs: standard 3x3"),
     ("conv", "depthwise"): ("分支卷积：深度可分离", "branch convs: depthwise-separable"),
-    ("pool", "max"): ("粗尺度池化：最大池化（note）", "coarse levels: max pooling (note)"),
+    ("pool", "max"): ("粗尺度池化：最大池化（笔记）", "coarse levels: max pooling (note)"),
     ("pool", "avg"): ("粗尺度池化：平均池化", "coarse levels: average pooling"),
     ("gates", "channel+spatial"): ("通道门 + 空间门（原版）", "channel + spatial gates (original)"),
     ("gates", "channel"): ("只保留通道门", "channel gate only"),
@@ -198,7 +198,7 @@ def variant(key: str, **choices: str) -> Recipe:
             raise value_error("remix.variant", f"{key} {option} must be one of {list(allowed)}", {option: value},
                               f"The first, {allowed[0]!r}, is the note's.",
                               zh=f"{key} 的 {option} 只能取 {list(allowed)}",
-                              zh_hint=f"第一个 {allowed[0]!r} 与 note 一致。")
+                              zh_hint=f"第一个 {allowed[0]!r} 与笔记一致。")
         choice[option] = value
     changed = [(o, v) for o, v in choice.items() if v != options[o][0]]
     name = key + "".join(f"_{v.replace('+', '_')}" for _, v in changed) if changed else f"{key}_note"

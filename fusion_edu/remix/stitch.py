@@ -69,8 +69,12 @@ class StitchPoint(nn.Module):
         inputs = []
         for i, (name, adapter) in enumerate(zip(self.sources, self.adapters), start=1):
             t = y if name == self.at else self._kept.pop(name)
-            t = adapter(resize_to(t, tuple(y.shape[-2:])))
-            note(t, "B _ H W", f"输入 {i}：{name}，经适配", f"input {i}: {name}, adapted")
+            if t.shape[-2:] != y.shape[-2:]:
+                t = resize_to(t, tuple(y.shape[-2:]))
+                note(t, f"B C{i} H W", f"输入 {i}（{name}）缩放到 H×W", f"input {i} ({name}) resized to H x W")
+            if not isinstance(adapter, nn.Identity):
+                t = adapter(t)
+                note(t, f"B C{i}' H W", f"输入 {i}：1×1 卷积调到模块的通道数", f"input {i}: 1x1 conv to its channels")
             inputs.append(t)
         z = self.block(*inputs)
         if self.out_adapter is not None:
@@ -208,14 +212,14 @@ def stitch(host: nn.Module, at: str, block: nn.Module, *, sources: Sequence[str]
             added.append((f"输入 {i}（{name}）：缩放到 {at} 的尺寸（这里 {h}×{w} → {H}×{W}）",
                           f"input {i} ({name}): resized to {at}'s size (here {h}x{w} -> {H}x{W})"))
         if want is not None and want != c:
-            adapters.append(ChannelAdapter(c, want))
+            adapters.append(nn.Conv2d(c, want, 1))
             added.append((f"输入 {i}（{name}）：1×1 卷积 {c} → {want} 通道",
                           f"input {i} ({name}): 1x1 conv {c} -> {want} channels"))
         else:
             adapters.append(nn.Identity())
     out_adapter = None
     if p.outs[0] is not None and p.outs[0] != C:
-        out_adapter = ChannelAdapter(p.outs[0], C)
+        out_adapter = ChannelAdapter(p.outs[0], C)  # a named module: torchview drops a bare Conv2d here (depth 2)
         added.append((f"输出：1×1 卷积 {p.outs[0]} → {C} 通道（回到宿主）",
                       f"output: 1x1 conv {p.outs[0]} -> {C} channels (back to the host)"))
 

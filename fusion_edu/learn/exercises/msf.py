@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor, nn
 
-from ...blocks import (
-    MSFBlock,
-)
+from ...blocks import MSFBlock
 from ...trace import trace
-from ..feedback import Choice, Exercise, Hint
+from ..feedback import Choice, CodeExercise, Exercise, Feedback, Hint
 from .common import kept_shape
 
 
@@ -18,6 +17,14 @@ def _msf_extreme(weighting: str, big: float = 50.0) -> float:
     logits = torch.tensor([big, -big, -big, -big]).view(1, 1, 4, 1)
     squashed = block.Sigmoid(logits) if weighting == "sigmoid_softmax" else logits
     return block.softmax(squashed)[0, 0, 0, 0].item()
+
+
+def _msf_cap(n: int, big: float = 50.0) -> float:
+    """The largest weight the note's softmax(sigmoid) gives one of `n` scales, measured with the block's own layers."""
+    block = MSFBlock(1)
+    logits = torch.full((1, 1, n, 1), -big)
+    logits[0, 0, 0, 0] = big
+    return block.softmax(block.Sigmoid(logits))[0, 0, 0, 0].item()
 
 
 def _msf_floor() -> float:
@@ -36,17 +43,17 @@ def _msf_zero_mean_choice() -> str:
     return "a" if torch.allclose(weights, torch.full_like(weights, 0.25), atol=1e-6) else "b"
 
 
-_TOO_FEW_SIGMOID_ZH = "这是 plain softmax 的上限；别忘了 note 先做了 sigmoid。"
+_TOO_FEW_SIGMOID_ZH = "这是 plain softmax 的上限；别忘了笔记里先做了 sigmoid。"
 
 
 _TOO_FEW_SIGMOID_EN = "That is plain softmax's limit; remember the note applies a sigmoid first."
 
 
-def exercises() -> list[Exercise]:
-    """The exercises of MSF, in order."""
+def exercises() -> list[Exercise | CodeExercise]:
+    """The exercises of MSF, in order (new ones go at the end: notebooks and tests use the numbers)."""
     return [
         Exercise("msf", "float",
-                 "note 的 MSF 先 sigmoid 再在 4 个输入上做 softmax。一个输入最多能拿到多大的权重？（保留 3 位小数）",
+                 "笔记里的 MSF 先 sigmoid，再在 4 个尺度上做 softmax。一个尺度最多能拿到多大的权重？（保留 3 位小数）",
                  "The note's MSF applies a sigmoid, then a softmax over the 4 inputs. What is the largest weight "
                  "one input can get? (3 decimals)",
                  lambda: _msf_extreme("sigmoid_softmax"),
@@ -100,7 +107,7 @@ def exercises() -> list[Exercise]:
                                  "The weights only see each channel's global mean; with mean 0 they see no"
                                  " difference."),
                           Choice("c", "塌缩到某一个输入", "they collapse onto one input",
-                                 "note 的写法本来就有上限 0.475，更何况这里 logit 动不了。",
+                                 "笔记的写法本来就有上限 0.475，更何况这里 logit 动不了。",
                                  "The note's version is capped at 0.475 anyway, and here the logits cannot move.")]),
         Exercise("msf", "shape",
                  "MSFBlock(in_channels=3) 的四个输入都是 (4, 3, 2, 2)。trace 里尺度权重（key 'weights'）的形状是什么？",
@@ -115,4 +122,175 @@ def exercises() -> list[Exercise]:
                         Hint((4, 4, 1, 1), "每个通道都有自己的一组 4 个权重。",
                              "Every channel has its own set of 4 weights.")],
                  axes=("B", "C", "inputs", "1")),
+        Exercise("msf", "float",
+                 "把 MSF 改成只融合 3 个尺度（SE1..SE3，仍是先 sigmoid 再 softmax）。一个尺度最多能拿到多大的权重？"
+                 "（保留 3 位小数）",
+                 "Cut MSF down to 3 scales (SE1..SE3, still a sigmoid, then a softmax). What is the largest weight "
+                 "one scale can get? (3 decimals)",
+                 lambda: _msf_cap(3),
+                 "{answer} = e/(e+2)：胜者的 sigmoid 取 1、其余两个取 0，softmax 给出 e¹ 比 2 个 e⁰。"
+                 "一般地，n 个尺度时上限是 e/(e+n−1)：尺度越少，上限越高，但永远到不了 1。",
+                 "{answer} = e/(e+2): the winner's sigmoid is 1 and the other two are 0, so the softmax weighs e^1 "
+                 "against 2 times e^0. In general, with n scales the cap is e/(e+n-1): fewer scales, a higher cap, "
+                 "but never 1.",
+                 hints=[Hint(0.475, "那是 4 个尺度时的上限；这里只和 2 个对手比。",
+                             "That is the cap for 4 scales; here the winner faces only 2 others."),
+                        Hint(0.731, "那是 2 个尺度时的上限；这里有 3 个。",
+                             "That is the cap for 2 scales; here there are 3."),
+                        Hint(1.0, _TOO_FEW_SIGMOID_ZH, _TOO_FEW_SIGMOID_EN)],
+                 tol=0.003, nudge_zh="胜者的 sigmoid 取 1，另外两个取 0。",
+                 nudge_en="Let the winner's sigmoid be 1 and the other two 0."),
+        *_code_exercises(),
     ]
+
+
+# ---------------------------------------------------------------------- code: the plain-softmax MSF
+_C, _B, _SIDE = 6, 3, 5
+
+PLAIN_MSF_SOLUTION = '''
+class MyMSF(MSFBlock):
+    def forward(self, x0, x1, x2, x3):
+        xs = (x0, x1, x2, x3)
+        ses = (self.SE1, self.SE2, self.SE3, self.SE4)
+        logits = torch.cat([se(self.gap(x)) for se, x in zip(ses, xs)], dim=2)  # (B, C, 4, 1)
+        weight = self.softmax(logits)  # no sigmoid: the softmax compares the raw logits
+        fused = sum(torch.unsqueeze(weight[:, :, i], 2) * x for i, x in enumerate(xs))
+        return self.project(fused)
+'''
+
+
+def _plain_reference() -> tuple[MSFBlock, list[Tensor]]:
+    """MSFBlock(weighting='softmax') in eval mode with seeded weights, and four inputs whose channel means differ."""
+    g = torch.Generator().manual_seed(0)
+    block = MSFBlock(_C, weighting="softmax").eval()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    xs = [(1 + i) * torch.rand(_B, _C, _SIDE, _SIDE, generator=g) for i in range(4)]
+    return block, xs
+
+
+def _plain_variants(block: MSFBlock, xs: list[Tensor]) -> dict[str, Tensor]:
+    """The right output and the outputs of typical mistakes, computed with the reference block's own layers."""
+    ses = (block.SE1, block.SE2, block.SE3, block.SE4)
+    logits = torch.cat([se(block.gap(x)) for se, x in zip(ses, xs)], dim=2)
+    one_se = torch.cat([block.SE1(block.gap(x)) for x in xs], dim=2)
+
+    def fuse(weight: Tensor) -> Tensor:
+        return sum(torch.unsqueeze(weight[:, :, i], 2) * x for i, x in enumerate(xs))
+
+    plain = torch.softmax(logits, dim=2)
+    return {"right": block.project(fuse(plain)),
+            "sigmoid": block.project(fuse(torch.softmax(torch.sigmoid(logits), dim=2))),
+            "no_softmax": block.project(fuse(torch.sigmoid(logits))),
+            "logits": block.project(fuse(logits)),
+            "channels": block.project(fuse(torch.softmax(logits, dim=1))),
+            "one_se": block.project(fuse(torch.softmax(one_se, dim=2))),
+            "no_project": fuse(plain),
+            "residual": block.project(fuse(plain) + xs[0])}
+
+
+_PLAIN_HINTS = {
+    "sigmoid": ("输出和笔记的 softmax(sigmoid) 一模一样：sigmoid 那一步还在。",
+                "The output equals the note's softmax(sigmoid): the sigmoid step is still there."),
+    "no_softmax": ("softmax 不见了、sigmoid 还在：正好反了。只去掉 sigmoid，4 个尺度的权重仍要经过 softmax、和为 1。",
+                   "The softmax went and the sigmoid stayed: the wrong way round. Drop only the sigmoid; the 4 "
+                   "weights must still pass the softmax and sum to 1."),
+    "logits": ("权重没有经过 softmax：SE 的输出直接乘到了输入上。", "The weights skip the softmax: the SE outputs "
+               "multiply the inputs directly."),
+    "channels": ("softmax 作用错了维度：它应该在 4 个尺度之间比较（每个通道的 4 个权重和为 1），而不是在通道之间。",
+                 "The softmax runs over the wrong axis: it must compare the 4 scales (each channel's 4 weights sum "
+                 "to 1), not the channels."),
+    "one_se": ("每个尺度都用了 SE1：尺度 i 要用它自己的 SE_i。", "Every scale went through SE1: scale i needs its own "
+               "SE_i."),
+    "no_project": ("加权和算对了，但最后还要经过 project（1×1 卷积 + BN + ReLU）。",
+                   "The weighted sum is right, but project (1x1 conv + BN + ReLU) must still follow."),
+    "residual": ("多加了一个残差：MSF 是 project(加权和)，没有 + x。", "There is an extra residual: MSF is "
+                 "project(weighted sum), without + x."),
+}
+
+
+def _not_a_class(answer: object) -> Feedback | None:
+    if isinstance(answer, nn.Module):
+        return Feedback(False, "answer 应该是类本身（answer = MyMSF），不是建好的实例；检查会自己用不同的 C 建它。",
+                        "answer should be the class itself (answer = MyMSF), not a built instance; the check builds "
+                        "it with its own C.")
+    if not (isinstance(answer, type) and issubclass(answer, nn.Module)):
+        return Feedback(False, f"answer 应该是一个 nn.Module 的子类，例如 answer = MyMSF；"
+                        f"现在是 {type(answer).__name__}。",
+                        f"answer should be an nn.Module subclass, e.g. answer = MyMSF; got {type(answer).__name__}.")
+    return None
+
+
+def _judge_plain_msf(answer: object) -> Feedback:
+    """Builds the student's class, loads MSFBlock(weighting='softmax')'s state_dict into it, compares outputs."""
+    wrong = _not_a_class(answer)
+    if wrong is not None:
+        return wrong
+    reference, xs = _plain_reference()
+    mine = answer(_C)
+    if getattr(mine, "weighting", "sigmoid_softmax") != "sigmoid_softmax" or answer.forward is MSFBlock.forward:
+        return Feedback(False, "MyMSF 还在用现成的 forward（或 weighting 开关）。这道题要你自己写 forward，"
+                        "亲手把 sigmoid 那一步拿掉。",
+                        "MyMSF still uses the ready-made forward (or the weighting switch). Write forward yourself and "
+                        "take the sigmoid step out by hand.")
+    try:
+        missing, unexpected = mine.load_state_dict(reference.state_dict(), strict=False)
+    except RuntimeError as e:
+        return Feedback(False, f"state_dict 加载失败（形状不同）：{str(e).splitlines()[-1].strip()}",
+                        f"The state_dict does not load (a shape differs): {str(e).splitlines()[-1].strip()}")
+    if missing or unexpected:
+        return Feedback(False, f"state_dict 的键和 MSFBlock 对不上：MyMSF 多出 {list(missing)[:3]}，"
+                        f"缺少 {list(unexpected)[:3]}。沿用 MSFBlock 的子模块（SE1..SE4、project），"
+                        "不要新增带参数的层。",
+                        f"The state_dict keys differ from MSFBlock's: MyMSF has extra {list(missing)[:3]} and lacks "
+                        f"{list(unexpected)[:3]}. Keep MSFBlock's submodules (SE1..SE4, project) and add no layers "
+                        "with parameters.")
+    mine.eval()
+    with torch.no_grad():
+        out = mine(*xs)
+        variants = _plain_variants(reference, xs)
+    right = variants.pop("right")
+    if not isinstance(out, Tensor):
+        return Feedback(False, f"forward 应该返回一个张量；现在返回 {type(out).__name__}。",
+                        f"forward should return one tensor; it returns {type(out).__name__}.")
+    if out.shape != right.shape:
+        return Feedback(False, f"输出形状是 {tuple(out.shape)}，应该和输入一样是 (B, C, H, W) = {tuple(right.shape)}。",
+                        f"The output shape is {tuple(out.shape)}; it should match the inputs, (B, C, H, W) = "
+                        f"{tuple(right.shape)}.")
+    gap = (out - right).abs().max().item()
+    if gap < 1e-5:
+        return Feedback(True, f"正确！MyMSF 加载了 MSFBlock(weighting='softmax') 的 state_dict，输出逐元素相同"
+                        f"（最大差 {gap:.1e}）。想看一种写法，运行 ex.reveal()。",
+                        f"Correct! MyMSF loads MSFBlock(weighting='softmax')'s state_dict and gives the same output, "
+                        f"element by element (largest difference {gap:.1e}). Run ex.reveal() for one way to write it.")
+    for name, other in variants.items():
+        if other.shape == out.shape and (out - other).abs().max().item() < 1e-5:
+            return Feedback(False, *_PLAIN_HINTS[name])
+    return Feedback(False, f"state_dict 加载成功，但输出不同（最大差 {gap:.3g}）。对照 trace 一步步检查："
+                    "GAP → SE_i → 在第 2 维拼接 → softmax → 取出每个尺度的权重、乘到对应输入上相加 → project。",
+                    f"The state_dict loads, but the output differs (largest difference {gap:.3g}). Check it step by "
+                    "step against the trace: GAP -> SE_i -> concatenate on dim 2 -> softmax -> each scale's weight "
+                    "times its input, summed -> project.")
+
+
+def _code_exercises() -> list[CodeExercise]:
+    return [
+        CodeExercise("msf",
+                     "把笔记的 MSF 改成 plain softmax：写一个 MSFBlock 的子类 MyMSF，自己写 forward，去掉 sigmoid，"
+                     "直接对 4 个尺度的 logit 做 softmax（不要用 weighting 开关）。检查会建 MyMSF(C)，加载 "
+                     "MSFBlock(C, weighting='softmax') 的 state_dict（strict），再比较两者的输出。",
+                     "Turn the note's MSF into plain softmax: write MyMSF, a subclass of MSFBlock with its own forward "
+                     "that drops the sigmoid and applies the softmax to the 4 scales' logits directly (do not use the "
+                     "weighting switch). The check builds MyMSF(C), loads the state_dict of MSFBlock(C, "
+                     "weighting='softmax') (strict), and compares the outputs.",
+                     _judge_plain_msf, PLAIN_MSF_SOLUTION,
+                     "sigmoid 只是逐元素的一层，没有参数，所以去掉它不改变 state_dict：同一组 SE 和 project 的权重，"
+                     "两种写法都能加载。差别只在权重能走多远：没有 sigmoid，softmax 看到的是原始 logit，"
+                     "可以接近 one-hot。",
+                     "The sigmoid is an element-wise step without parameters, so dropping it leaves the state_dict as "
+                     "it is: the same SE and project weights load into both versions. The only difference is how far "
+                     "the weights can go: without the sigmoid the softmax sees the raw logits and can get close to "
+                     "one-hot."),
+    ]
+
