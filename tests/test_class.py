@@ -169,7 +169,7 @@ def test_the_visitor_over_the_limit_gets_the_class_full_page_and_a_freed_place_i
     def kernel_id(page: str) -> str:
         return re.search(r'"kernelId": "([0-9a-f-]{36})"', page).group(1)
 
-    with present.PresentServer(preheat=True, pool_size=1, max_kernels=1) as server:
+    with present.PresentServer(preheat=True, pool_size=1, max_kernels=1, refill_delay_s=1) as server:
         _wait_for(lambda: "Kernel pool of dashboard.ipynb is filled" in log(), 120, "the pre-heated kernel was not ready")
         status, first = _get(server, f"/?token={server.token}")  # takes the pre-heated kernel
         assert status == 200
