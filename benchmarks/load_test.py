@@ -68,6 +68,7 @@ class Session:
 
     index: int
     first_page_s: float | None = None
+    html_s: float | None = None  # the server's part: request -> the page's last byte
     slider_ms: list[float] = field(default_factory=list)
     kernel_id: str = ""
     failure: str = ""
@@ -196,6 +197,8 @@ async def student(browser, url: str, session: Session, delay: float, done: async
         if response is not None and response.status == 503:
             session.failure = "class full (503)"
             return context, page
+        if response is not None and response.request.timing.get("responseEnd", -1) >= 0:
+            session.html_s = response.request.timing["responseEnd"] / 1e3
         await page.wait_for_selector(TRACE, timeout=page_timeout_s * 1e3)
         session.first_page_s = time.monotonic() - start
         session.kernel_id = await page.evaluate(
@@ -303,6 +306,7 @@ def watchdog(seconds: float, server_ref: list) -> threading.Timer:
 def row(args: argparse.Namespace, result: dict, memory: Memory, pool_s: float | None, load_before: float) -> dict:
     sessions: list[Session] = result["sessions"]
     first = [s.first_page_s for s in sessions if s.first_page_s is not None]
+    html = [s.html_s for s in sessions if s.html_s is not None]
     slider = [ms for s in sessions for ms in s.slider_ms]
     failures = [s.failure for s in sessions if s.failure]
     rss = [m["rss"] for m in memory.snapshot.values()]
@@ -316,6 +320,7 @@ def row(args: argparse.Namespace, result: dict, memory: Memory, pool_s: float | 
         "load": f"{load_before:.1f} / {result['load_during']:.1f}",
         "pool_s": "-" if pool_s is None else f"{pool_s:.0f}",
         "first": f"{pct(first, 0.5):.1f} / {pct(first, 0.95):.1f} / {max(first, default=float('nan')):.1f}",
+        "html": f"{pct(html, 0.5):.1f} / {pct(html, 0.95):.1f}" if html else "-",
         "slider": f"{pct(slider, 0.5):.0f} / {pct(slider, 0.95):.0f} / {max(slider, default=float('nan')):.0f}",
         "presses": str(len(slider)),
         "kernel_mb": f"{statistics.median(rss) / 2**20:.0f}" if rss else "-",
@@ -327,7 +332,7 @@ def row(args: argparse.Namespace, result: dict, memory: Memory, pool_s: float | 
 
 
 COLUMNS = [("key", "configuration"), ("date", "date"), ("load", "load avg before / during"),
-           ("pool_s", "pool ready s"), ("first", "first page p50 / p95 / max s"),
+           ("pool_s", "pool ready s"), ("html", "page sent p50 / p95 s"), ("first", "first page p50 / p95 / max s"),
            ("slider", "slider p50 / p95 / max ms"), ("presses", "presses"), ("kernel_mb", "kernel RSS MB (median)"),
            ("total_gb", "all kernels RSS / PSS GB (kernels)"), ("cpu", "CPU s: Voilà / kernels / browser"),
            ("failures", "failures"),
@@ -352,7 +357,9 @@ def section(rows: list[str], close_note: str) -> str:
              "given, and one headless Chromium with one context per student, on the same cores. The students "
              "arrive once the pool is ready, all at once (`arrivals 0 s`) or spread over the seconds given. Each "
              f"waits for the first trace table, then presses an arrow key on the H slider {PRESSES} times. "
-             "`first page`: page request → first trace table. `slider`: key press → changed table, in the page. "
+             "`page sent`: page request → the page's last byte from the server (the server's part). "
+             "`first page`: page request → first trace table on screen (adds the browser's work). "
+             "`slider`: key press → changed table, in the page. "
              "Memory: the kernels while every student is connected; PSS counts pages that kernels share once. "
              "`CPU s`: CPU time used while the class arrived and dragged, by the server (Voilà's process), by its "
              "kernels (with Graphviz for the graph tab) and by the browser simulating the students (Playwright "
