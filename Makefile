@@ -5,6 +5,8 @@
 # make bench - side-by-side speed ratios, written to benchmarks/RESULTS.md
 # make present - the classroom dashboard (Voilà, code hidden) on 127.0.0.1 with a token; prints its URL
 # make latency - drag latency and cold start of the dashboard in headless Chromium, into benchmarks/RESULTS.md
+# make load - a class of 20 opens the dashboard at once (headless Chromium): first page, slider latency, kernel
+#              memory, failures, into benchmarks/RESULTS.md; LOAD_ARGS="--sessions 5" and more: see its --help
 # make slides - one static reveal.js deck per block notebook (executed, code hidden) in artifacts/slides/
 # make images - regenerate the pictures in images/
 # make seeds - every training demo over 8 seeds, written to benchmarks/DEMO_SEEDS.md
@@ -35,7 +37,7 @@ LOCK_ARGS ?=
 PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev --allow-unsafe \
 	--strip-extras --no-emit-options --annotation-style line $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
-.PHONY: present latency slides lab test test-nodot unit notebooks lint browser bench seeds images golden cache font lock upgrade _check-lock clean
+.PHONY: present latency load slides lab test test-nodot unit notebooks lint browser bench seeds images golden cache font lock upgrade _check-lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fusion-edu needs Python >= 3.10; set PYTHON=python3.11 (for example)")'
@@ -61,6 +63,10 @@ present: $(STAMP)
 
 latency: $(STAMP)
 	$(PY) benchmarks/present_latency.py
+
+# Bounded: it stops by itself (--timeout, 900 s by default) and stops every kernel it started.
+load: $(STAMP)
+	$(PY) benchmarks/load_test.py $(LOAD_ARGS)
 
 slides: $(STAMP)
 	$(PY) tools/slides.py build
