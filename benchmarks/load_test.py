@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import datetime
 import os
-import re
 import statistics
 import sys
 import threading
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import lab_driver as lab  # noqa: E402
 import present  # noqa: E402
 from lab_driver import _ARM as ARM_LATENCY  # noqa: E402 - the drag-latency probe `make latency` uses too
+from results_md import write_section  # noqa: E402
 
 BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
 GOAL_FIRST_PAGE_S, GOAL_SLIDER_MS = 15.0, 500.0
@@ -377,14 +377,6 @@ def _memory_gib() -> float:
     return psutil.virtual_memory().total / 2**30
 
 
-def write(text: str, path: Path) -> None:
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in old and END in old:
-        new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", lambda _m: text, old, flags=re.S)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -460,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in result["sessions"]:
         if s.failure:
             print(f"session {s.index}: {s.failure}")
-    write(text, path)
+    write_section(text, path, BEGIN, END)
     print(f"wrote {path}")
     # Times depend on the machine and go into the table; a failed session or a kernel left running fails the run.
     broken = any(s.failure for s in result["sessions"]) or close["left"] or left_after_stop

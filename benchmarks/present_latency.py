@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import re
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import lab_driver as lab  # noqa: E402
 import present  # noqa: E402
+from results_md import write_section  # noqa: E402
 
 BEGIN, END = "<!-- classroom:begin -->", "<!-- classroom:end -->"
 LARGEST = {"B": 64, "C": 512, "W": 512, "H": 512}
@@ -155,14 +155,6 @@ def section(rows: list[dict], kernel: list[float], plain: list[float], heated: l
     return "\n".join(lines) + "\n"
 
 
-def write(text: str, path: Path) -> None:
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in old and END in old:
-        new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", lambda _m: text, old, flags=re.S)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         heated = browser_cold_starts(browser, args.runs, preheat=True)
     text = section(rows, kernel, plain, heated, args.samples)
     print(text)
-    write(text, Path(args.out))
+    write_section(text, Path(args.out), BEGIN, END)
     print(f"wrote {args.out}")
     return 0
 
