@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import html
 import inspect
 import re
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from .blocks import BlockSpec, get_spec
-from .blocks.spec import construct
+from .blocks.spec import construct, example_inputs
 from .errors import message, require_int
 from .lang import pick, resolve
 from .shapeonly import ShapeOnlyMode, count_flops
@@ -99,7 +100,8 @@ def render(key: str, *, lang: str | None = None, fast: bool = True, compact: boo
     head = _header(spec, lang)
     try:
         merged = spec.values(**values)
-        module, inputs = spec.build(device="meta", **merged)
+        kwargs, shapes = spec.configure(**merged)
+        module, inputs = _meta_block(spec.key, kwargs), example_inputs(shapes, "meta")
     except (ValueError, TypeError) as e:
         return failed(spec.key, e, lang, head=head, values=values)
     note = f"<div style='color:#777;font-size:0.9em'>{html.escape(spec.dims_note)}</div>" if spec.dims_note else ""
@@ -141,6 +143,26 @@ def render_module(module: nn.Module, inputs: list[Any], *, name: str | None = No
     flops = mode.flops if tracer is None else count_flops(module, *inputs)  # a tracer may run its own mode
     page = _page(head, lang, params, flops, result, input_names, compact)
     return Rendered(name, {}, result.ok, result, params, flops, "", page)
+
+
+def _meta_block(key: str, kwargs: dict[str, Any]) -> nn.Module:
+    """Block `key` built on meta; dragging B, H or W keeps its constructor arguments, so it is built once."""
+    # The type is part of the key: 2 and 2.0 (or 1 and True) are equal, but a block may accept only one.
+    frozen = tuple(sorted((name, tuple(v) if isinstance(v, list) else v, type(v).__name__)
+                          for name, v in kwargs.items()))
+    try:
+        hash(frozen)
+    except TypeError:  # an argument that cannot be a cache key: build afresh
+        return get_spec(key).instantiate(kwargs, [], "meta")[0]
+    return _cached_meta_block(key, frozen)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_meta_block(key: str, frozen: tuple[tuple[str, Any, str], ...]) -> nn.Module:
+    # Meta modules hold no data, and trace removes its hooks when it ends, so one module serves every page.
+    # A list argument (MFE's atrous_rates) was frozen into a tuple for the key; the block gets its list back.
+    kwargs = {name: list(v) if kind == "list" else v for name, v, kind in frozen}
+    return get_spec(key).instantiate(kwargs, [], "meta")[0]
 
 
 # --------------------------------------------------------------------------- HTML

@@ -1,6 +1,7 @@
 """The explorer's page: render() for every block, valid and invalid settings, both languages."""
 
 import html
+import sys
 from typing import Literal
 
 import pytest
@@ -186,3 +187,15 @@ def test_render_factory_shows_the_modules_own_message_for_a_bad_setting():
     assert "Invalid setting" in r.html and "Traceback" not in r.html
     bad = render_factory(SqueezeExcite, lang="en", C=0)
     assert not bad.ok and "C must be >= 1" in bad.error
+
+
+def test_dragging_b_h_w_reuses_the_meta_block_and_a_changed_argument_is_still_checked():
+    cache = sys.modules["fusion_edu.render"]._cached_meta_block
+    cache.cache_clear()
+    for h in (32, 31, 64):
+        assert render("osra", B=2, C=64, H=h, W=h).ok
+    info = cache.cache_info()
+    assert (info.misses, info.hits) == (1, 2)  # built once while H moved
+    assert render("osra", C=128).ok and cache.cache_info().misses == 2
+    bad = render("osra", num_heads=8.0)  # equal to the cached 8, but not an int: the block's own message
+    assert not bad.ok and "num_heads" in bad.error
