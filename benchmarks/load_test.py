@@ -351,7 +351,7 @@ def section(rows: list[str], close_note: str) -> str:
     head = "| " + " | ".join(title for _, title in COLUMNS) + " |"
     text_columns = ("key", "date", "failures", "goal", "load")
     rule = "|" + "|".join("---" if k in text_columns else "---:" for k, _ in COLUMNS) + "|"
-    lines = [BEGIN, "## 5. A class on one server: N students at once (`make load`)", "",
+    lines = [BEGIN, "## 6. A class on one server: N students at once (`make load`)", "",
              f"Measured by benchmarks/load_test.py on this machine ({os.cpu_count()} CPUs, "
              f"{_memory_gib():.0f} GiB): `make present`'s server (tools/present.py) with the pre-heated pool "
              "given, and one headless Chromium with one context per student, on the same cores. The students "

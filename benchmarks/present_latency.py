@@ -123,7 +123,7 @@ def drag_rows(browser, samples: int) -> list[dict]:
 
 
 def section(rows: list[dict], kernel: list[float], plain: list[float], heated: list[float], samples: int) -> str:
-    lines = [BEGIN, "## 4. Classroom dashboard: drag latency and cold start in the browser (`make latency`)", "",
+    lines = [BEGIN, "## 5. Classroom dashboard: drag latency and cold start in the browser (`make latency`)", "",
              f"Measured {datetime.date.today().isoformat()} by benchmarks/present_latency.py: Voilà serving "
              "notebooks/present/dashboard.ipynb, headless Debian Chromium at 1280×720, on the same machine as "
              "the kernel.", "",
