@@ -160,6 +160,21 @@ def _wait_for(condition, timeout: float, what: str) -> None:
     pytest.fail(f"{what} within {timeout:.0f} s")
 
 
+def test_the_second_visitor_does_not_wait_for_a_delayed_refill():
+    # Voilà hands the pending replacement of a taken pre-heated kernel to the next visitor, delay included:
+    # with a refill delayed by a minute the second visitor waited 57 s. make present's own settings here.
+    pytest.importorskip("voila", reason="voila is not installed (make present needs it)")
+    with present.PresentServer(preheat=True, pool_size=1) as server:
+        _wait_for(lambda: "Kernel pool of dashboard.ipynb is filled" in server.log.read_text(errors="replace"), 120,
+                  "the pre-heated kernel was not ready")
+        assert _get(server, f"/?token={server.token}")[0] == 200
+        start = time.monotonic()
+        status, page = _get(server, f"/?token={server.token}")
+        waited = time.monotonic() - start
+        assert status == 200 and "kernelId" in page
+        assert waited < 30, f"the second visitor waited {waited:.0f} s"
+
+
 def test_the_visitor_over_the_limit_gets_the_class_full_page_and_a_freed_place_is_preheated_again():
     pytest.importorskip("voila", reason="voila is not installed (make present needs it)")
 

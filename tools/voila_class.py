@@ -79,6 +79,27 @@ class ClassKernelManager(AsyncMappingKernelManager):
         self._closing = False
         self._connected: set[str] = set()  # kernels whose page has connected at least once
         self._waiting_since: dict[str, datetime] = {}  # kernels out of the pool whose page has not connected yet
+        fill = getattr(self, "fill_if_needed", None)  # Voilà's pre-heating manager (a subclass) has one
+        if fill is not None:
+            self.fill_if_needed = self._refill_later(fill)
+
+    def _refill_later(self, fill: Any) -> Any:
+        """Voilà's `fill_if_needed`, with a delayed refill that waits outside the pool.
+
+        Voilà puts a delayed refill into the pool at once, and the next visitor takes it and waits out the delay
+        (57 s for the second visitor of `make latency` with ``fill_delay`` 60). Here the refill joins the pool
+        only when it starts; until then a visitor who finds the pool empty gets a kernel of their own at once.
+        """
+
+        def refill(delay: float | None = None, notebook_name: str | None = None, **kwargs: Any) -> None:
+            delay = self.fill_delay if delay is None else delay
+            if delay <= 0:
+                fill(delay=0, notebook_name=notebook_name, **kwargs)
+            elif not self._closing:
+                asyncio.get_event_loop().call_later(
+                    delay, lambda: self._closing or fill(delay=0, notebook_name=notebook_name, **kwargs))
+
+        return refill
 
     def in_use(self) -> int:
         """Kernels running or starting."""
