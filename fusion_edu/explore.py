@@ -30,7 +30,7 @@ _LANG_OPTIONS = (("中文", "zh"), ("English", "en"), ("中英 both", "both"))
 
 # --------------------------------------------------------------------------- widgets
 
-_STYLE = {"description_width": "6em"}
+_STYLE = {"description_width": "7.5em"}  # the longest names: out_channels, kernel_size
 
 
 def _wide() -> widgets.Layout:
@@ -69,7 +69,7 @@ def _row(control: widgets.Widget, zh: str, en: str, name: str = "", lang: str = 
     parts = [control, label]
     if isinstance(control, widgets.ToggleButtons):  # their own description would sit on a line of its own
         parts.insert(0, widgets.HTML(f"<div style='text-align:right;padding-right:8px'>{html.escape(name)}</div>",
-                                     layout=widgets.Layout(width="6em")))
+                                     layout=widgets.Layout(width="7.5em")))
     return widgets.HBox(parts, layout=widgets.Layout(align_items="center"))
 
 
