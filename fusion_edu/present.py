@@ -62,7 +62,7 @@ SHORT_NAMES = {"gated_fusion": ("门控融合", "Gated"), "msf": ("MSF", "MSF"),
 """Button labels of the block picker (zh, en)."""
 
 _DEBOUNCE_S = 0.35
-_STYLE = {"description_width": "6.5em"}
+_STYLE = {"description_width": "7.5em"}  # the longest names: out_channels, kernel_size
 
 
 def _slider_layout() -> widgets.Layout:

@@ -104,7 +104,8 @@ def render(key: str, *, lang: str | None = None, fast: bool = True, compact: boo
         module, inputs = _meta_block(spec.key, kwargs), example_inputs(shapes, "meta")
     except (ValueError, TypeError) as e:
         return failed(spec.key, e, lang, head=head, values=values)
-    note = f"<div style='color:#777;font-size:0.9em'>{html.escape(spec.dims_note)}</div>" if spec.dims_note else ""
+    dims_note = pick(spec.dims_note_zh or spec.dims_note, spec.dims_note, lang, " / ")
+    note = f"<div style='color:#777;font-size:0.9em'>{html.escape(dims_note)}</div>" if dims_note else ""
     rendered = render_module(module, inputs, name=f"{spec.cls.__name__} [{key}]", input_names=spec.inputs,
                              head=head + note, lang=lang, fast=fast, compact=compact)
     rendered.key, rendered.values = spec.key, merged

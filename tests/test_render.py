@@ -199,3 +199,12 @@ def test_dragging_b_h_w_reuses_the_meta_block_and_a_changed_argument_is_still_ch
     assert render("osra", C=128).ok and cache.cache_info().misses == 2
     bad = render("osra", num_heads=8.0)  # equal to the cached 8, but not an int: the block's own message
     assert not bad.ok and "num_heads" in bad.error
+
+
+@pytest.mark.parametrize("key", [k for k in KEYS if BLOCKS[k].dims_note])
+def test_a_blocks_note_on_its_dims_is_in_the_pages_language(key):
+    spec = BLOCKS[key]
+    assert spec.dims_note_zh, f"{key}: dims_note has no Chinese version"
+    zh, en = html.unescape(render(key, lang="zh").html), html.unescape(render(key, lang="en").html)
+    assert spec.dims_note_zh in zh and spec.dims_note not in zh
+    assert spec.dims_note in en and spec.dims_note_zh not in en

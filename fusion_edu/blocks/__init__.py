@@ -157,7 +157,8 @@ BLOCKS: dict[str, BlockSpec] = {
                       "output channels (>= 16)"),),
         ports=_msaa_ports,
         make=_msaa, inputs=("x1", "x2", "x4"),
-        dims_note="C is x1's channels; x2 has 2C and x4 has 4C, so in_channels = 7C (CM-UNet: 16+32+64)."),
+        dims_note="C is x1's channels; x2 has 2C and x4 has 4C, so in_channels = 7C (CM-UNet: 16+32+64).",
+        dims_note_zh="C 是 x1 的通道数；x2 有 2C、x4 有 4C，所以 in_channels = 7C（CM-UNet：16+32+64）。"),
     "cbam_joint": BlockSpec(
         key="cbam_joint", cls=CBAMBlock, source_name="CBAMBlock",
         title_zh="融合通道表示的空间注意力（CBAM 变体）",
@@ -173,7 +174,8 @@ BLOCKS: dict[str, BlockSpec] = {
         hypers=(Hyper("reduction", 8, (1, 2, 4, 8, 16, 32, 64, 128), "MLP 压缩比 r", "MLP reduction r"),
                 Hyper("kernel_size", 7, (1, 3, 4, 5, 7, 9, 49), "空间卷积核（须为奇数）", "spatial kernel (odd)")),
         ports=lambda m: Ports((m.channel,), (m.channel, m.channel), "nchw", "nchw"),
-        make=_cbam, dims_note="HW is set to H*W: the block is rebuilt for every size."),
+        make=_cbam, dims_note="HW is set to H*W: the block is rebuilt for every size.",
+        dims_note_zh="HW 取 H*W：每换一个尺寸，模块就重建一次。"),
 }
 
 

@@ -106,7 +106,8 @@ class BlockSpec:
     make: Callable[..., tuple[dict[str, Any], Shapes]] = field(repr=False)
     ports: Callable[[nn.Module], Ports] = field(repr=False)
     inputs: tuple[str, ...] = ("x",)
-    dims_note: str = ""
+    dims_note: str = ""  # how the explorer's B, C, H, W map onto the constructor, in English
+    dims_note_zh: str = ""  # the same in Chinese
 
     def values(self, **values: Any) -> dict[str, Any]:
         """All dims and hyperparameters: the given ones over the defaults. Unknown names raise."""
