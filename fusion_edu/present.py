@@ -104,7 +104,7 @@ def dashboard_css(font_px: int = FONT_PX) -> str:
   --jp-widgets-inline-label-width:4em; --jp-widgets-slider-handle-size:{round(font_px * 0.9)}px; }}
 .fe-present .widget-label, .fe-present .widget-readout, .fe-present .widget-html-content,
 .fe-present button, .fe-present .lm-TabBar-tab, .fe-present .widget-inline-hbox {{ font-size:{font_px}px; }}
-.fe-present .widget-readout {{ min-width:4em; }}
+.fe-present .widget-readout {{ min-width:3em; }}
 .fe-present code, .fe-present pre {{ font-size:{small}px; }}
 .fe-present .widget-html-content {{ line-height:1.35; }}
 .fe-present .fe-shapes {{ white-space:normal !important; }}
@@ -385,7 +385,7 @@ class BlockPage(widgets.HBox):
                                 layout=widgets.Layout(width=_STYLE["description_width"], flex="0 0 auto"))
             parts.insert(0, name)
         else:
-            control.layout.flex = "0 0 64%"
+            control.layout.flex = "0 0 68%"
         return widgets.HBox(parts, layout=widgets.Layout(width="100%", align_items="center"))
 
     def relabel(self) -> None:
