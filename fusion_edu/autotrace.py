@@ -33,7 +33,6 @@ Example:
 from __future__ import annotations
 
 import ast
-import copy
 import inspect
 import itertools
 import math
@@ -52,7 +51,7 @@ from torch.overrides import TorchFunctionMode
 
 from .errors import type_error, value_error
 from .lang import resolve
-from .shapeonly import ShapeOnlyMode
+from .shapeonly import ShapeOnlyMode, meta_twin
 from .trace import Step, Trace, short_path
 
 __all__ = ["autotrace", "AutoTrace"]
@@ -781,7 +780,7 @@ class _Plan:
         key = tuple(env[n] for n in self.factory_names)
         if key not in self.models:
             if isinstance(self.source, nn.Module):
-                built = _meta_twin(self.source)
+                built = meta_twin(self.source)
             else:
                 args = (env["C"],) if self.channel_first else ()
                 kwargs = {n: env[n] for n in self.factory_names if not (n == "C" and self.channel_first)}
@@ -815,15 +814,6 @@ class _Plan:
         for hooked in self.models.values():
             hooked.remove()
 
-
-def _meta_twin(module: nn.Module) -> nn.Module:
-    """A deep copy of `module` with empty meta parameters and buffers (no weights copied, caller untouched)."""
-    memo: dict[int, Any] = {}
-    for p in module.parameters():
-        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
-    for b in module.buffers():
-        memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(module, memo)
 
 
 def _short_reason(error: BaseException) -> str:

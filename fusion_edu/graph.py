@@ -10,7 +10,6 @@ the shape trace instead of a traceback.
 
 from __future__ import annotations
 
-import copy
 import html
 import os
 import re
@@ -25,6 +24,7 @@ from torch import Tensor, nn
 from .blocks import BLOCKS, get_spec
 from .errors import type_error, value_error
 from .lang import pick
+from .shapeonly import meta_twin
 from .trace import Trace, trace
 
 __all__ = ["draw", "Graph", "DEPTHS", "INSTALL_HINT", "GraphvizNotFoundError", "dot_available"]
@@ -56,15 +56,6 @@ def _missing_line() -> str:
 class GraphvizNotFoundError(RuntimeError):
     """Raised by `Graph.save` when the Graphviz ``dot`` program is not installed."""
 
-
-def _meta_twin(module: nn.Module) -> nn.Module:
-    """A deep copy of `module` whose parameters and buffers are empty meta tensors (no weights copied)."""
-    memo: dict[int, Any] = {}
-    for p in module.parameters():
-        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
-    for b in module.buffers():
-        memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(module, memo)
 
 
 def _meta_inputs(inputs: Any) -> list[Any]:
@@ -120,7 +111,7 @@ def draw(key_or_module: str | nn.Module, inputs: Any = None, *, depth: int | Non
                               "Example: model, inputs = BLOCKS['osra'].demo(); draw(model, inputs).",
                               zh="传入模块时必须同时给出 inputs",
                               zh_hint="例如 model, inputs = BLOCKS['osra'].demo()。")
-        module, meta_inputs = _meta_twin(key_or_module), _meta_inputs(inputs)
+        module, meta_inputs = meta_twin(key_or_module), _meta_inputs(inputs)
         key = _key_of(key_or_module)
     else:
         raise type_error("graph.draw", "the first argument must be a catalog key or an nn.Module",

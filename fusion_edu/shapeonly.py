@@ -10,7 +10,7 @@ unusual (odd strides, integer dtypes, ``out=``). Tests check every answer agains
 It also counts FLOPs with the formulas that ``torch.utils.flop_counter.FlopCounterMode`` applies
 (convolutions and matrix products; one multiply-add = 2 FLOPs), on any device. `count_flops` is
 the function the explorer, the remix tables and the demos use; tests check that it agrees with
-``FlopCounterMode``.
+``FlopCounterMode``. `meta_twin` copies any module onto meta, to run it for shapes only.
 
 Example:
     >>> import torch
@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-__all__ = ["ShapeOnlyMode", "count_flops"]
+__all__ = ["ShapeOnlyMode", "count_flops", "meta_twin"]
 
 _aten = torch.ops.aten
 _POINTWISE = {_aten.add.Tensor, _aten.sub.Tensor, _aten.mul.Tensor, _aten.div.Tensor, _aten.rsub.Scalar,
@@ -245,3 +246,16 @@ def count_flops(module: nn.Module, *inputs: Any, fast: bool = True) -> int:
     with torch.no_grad(), ShapeOnlyMode(answer=fast) as mode:
         module(*inputs)
     return mode.flops
+
+
+def meta_twin(module: nn.Module) -> nn.Module:
+    """A deep copy of `module` whose parameters and buffers are empty meta tensors.
+
+    No weight is copied and the caller's module is untouched; structure and hooks come along.
+    """
+    memo: dict[int, Any] = {}
+    for p in module.parameters():
+        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
+    for b in module.buffers():
+        memo[id(b)] = torch.empty_like(b, device="meta")
+    return copy.deepcopy(module, memo)

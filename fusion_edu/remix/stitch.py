@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..errors import type_error, value_error
 from ..lang import pick, resolve
-from ..shapeonly import count_flops
+from ..shapeonly import count_flops, meta_twin
 from ..trace import Trace, note, section, trace
 from .adapters import ChannelAdapter
 from .ports import ports
@@ -233,7 +233,7 @@ def stitch(host: nn.Module, at: str, block: nn.Module, *, sources: Sequence[str]
         model.get_submodule(name).register_forward_hook(functools.partial(point.keep, name))
 
     x = torch.empty(tuple(input_shape), device="meta")
-    before, after = _meta_copy(host), _meta_copy(model)
+    before, after = meta_twin(host), meta_twin(model)
     flops = (count_flops(before.eval(), x), count_flops(after.eval(), x))
     with torch.no_grad():
         around = trace(after, x, strict=False, name=f"{type(host).__name__} + {type(block).__name__} @ {at}")
@@ -241,20 +241,11 @@ def stitch(host: nn.Module, at: str, block: nn.Module, *, sources: Sequence[str]
     return Stitched(model, at, added, params, flops, tuple(input_shape), around)
 
 
-def _meta_copy(module: nn.Module) -> nn.Module:
-    """A copy of `module` with its parameters and buffers on meta (hooks and structure kept)."""
-    memo: dict[int, Any] = {}
-    for q in module.parameters():
-        memo[id(q)] = nn.Parameter(torch.empty_like(q, device="meta"), requires_grad=q.requires_grad)
-    for b in module.buffers():
-        memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(module, memo)
-
 
 def _stage_shapes(host: nn.Module, names: list[str], input_shape: tuple[int, ...]
                   ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
     """The output shape of each named stage and the order in which the host first calls them (on meta)."""
-    twin = _meta_copy(host).eval()
+    twin = meta_twin(host).eval()
     shapes: dict[str, tuple[int, ...]] = {}
     order: dict[str, int] = {}
     handles = []
