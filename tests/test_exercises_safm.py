@@ -31,14 +31,16 @@ class Upsampled(SAFM):
     """SAFM with another upsampling mode (a subclass a student might write)."""
 
     mode = "bicubic"
+    align_corners = False
+    levels = None  # None: n_levels, as it should be
 
     def forward(self, x):
         h, w = x.shape[-2:]
         xc = x.chunk(self.n_levels, dim=1)
         out = [self.mfr[0](xc[0])]
-        for i in range(1, self.n_levels):
+        for i in range(1, self.levels or self.n_levels):
             s = self.mfr[i](F.adaptive_max_pool2d(xc[i], (h // 2**i, w // 2**i)))
-            out.append(F.interpolate(s, size=(h, w), mode=self.mode, align_corners=False))
+            out.append(F.interpolate(s, size=(h, w), mode=self.mode, align_corners=self.align_corners))
         return self.act(self.aggr(torch.cat(out, dim=1))) * x
 
 
@@ -92,15 +94,7 @@ def test_coarsest_level_typical_misses_get_their_hint(answer, says):
 def test_bilinear_accepts_either_align_corners():
     class Corners(Upsampled):
         mode = "bilinear"
-
-        def forward(self, x):
-            h, w = x.shape[-2:]
-            xc = x.chunk(self.n_levels, dim=1)
-            out = [self.mfr[0](xc[0])]
-            for i in range(1, self.n_levels):
-                s = self.mfr[i](F.adaptive_max_pool2d(xc[i], (h // 2**i, w // 2**i)))
-                out.append(F.interpolate(s, size=(h, w), mode="bilinear", align_corners=True))
-            return self.act(self.aggr(torch.cat(out, dim=1))) * x
+        align_corners = True
     assert BILINEAR.check(Corners).correct
 
 
@@ -108,15 +102,7 @@ class FourLevels(Upsampled):
     """Bilinear, but with the level count written as 4: breaks SAFM(12, n_levels=3)."""
 
     mode = "bilinear"
-
-    def forward(self, x):
-        h, w = x.shape[-2:]
-        xc = x.chunk(self.n_levels, dim=1)
-        out = [self.mfr[0](xc[0])]
-        for i in range(1, 4):
-            s = self.mfr[i](F.adaptive_max_pool2d(xc[i], (h // 2**i, w // 2**i)))
-            out.append(F.interpolate(s, size=(h, w), mode="bilinear", align_corners=False))
-        return self.act(self.aggr(torch.cat(out, dim=1))) * x
+    levels = 4
 
 
 class ExtraParameter(SAFM):
